@@ -115,12 +115,12 @@ fn check(
                 (e, w) => Some(format!("{e} error{} and {w} warning{}", plural(e), plural(w))),
             };
             if let Some(summary) = summary {
-                let _ = writeln!(
-                    err,
-                    "{summary} in {} file{}",
-                    output.sources.iter().count(),
-                    plural(output.sources.iter().count())
-                );
+                let files = output.sources.iter().count();
+                if files == 0 {
+                    let _ = writeln!(err, "{summary}");
+                } else {
+                    let _ = writeln!(err, "{summary} in {files} file{}", plural(files));
+                }
             }
         }
         MessageFormat::Json => {

@@ -32,7 +32,11 @@ fn check_accepts_the_example() {
 #[test]
 fn check_reports_errors_with_location_caret_and_help() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let file = write(dir.path(), "typo.svc", "package p;\nstruct Product { id: u64 }\nstruct Order { item: Prodcut }\n");
+    let file = write(
+        dir.path(),
+        "typo.svc",
+        "package p;\nstruct Product { id: u64 }\nstruct Order { item: Prodcut }\n",
+    );
     let out = svcgen(&["check", &file.display().to_string()]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
@@ -48,7 +52,11 @@ fn check_reports_errors_with_location_caret_and_help() {
 fn check_a_missing_file_fails_cleanly() {
     let out = svcgen(&["check", "/nonexistent/x.svc"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).starts_with("error: cannot read `/nonexistent/x.svc`"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).starts_with("error: cannot read `/nonexistent/x.svc`"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -164,6 +172,7 @@ fn model_prints_the_resolved_model() {
     assert_eq!(get["http"]["method"], "GET");
     assert_eq!(get["http"]["path"], "/products/{id}");
     // `id: ProductId` resolves to the alias's id in `types`.
-    let id_type = get["params"][0]["ty"]["of"].as_u64().expect("a type id");
-    assert_eq!(model["types"][id_type as usize]["name"], "ProductId");
+    let id_type =
+        get["params"][0]["ty"]["of"].as_u64().and_then(|i| usize::try_from(i).ok()).expect("a type id");
+    assert_eq!(model["types"][id_type]["name"], "ProductId");
 }

@@ -375,6 +375,11 @@ impl<'a> Args<'a, '_> {
         match self.list() {
             [] => Some(String::new()),
             [arg] if arg.name.is_none() => self.string(arg, "the reason"),
+            [arg] => {
+                let span = arg.span;
+                self.wrong(span, "`@deprecated` takes no named arguments");
+                None
+            }
             _ => {
                 let span = self.attr.span;
                 self.wrong(span, "`@deprecated` takes at most one argument, the reason");

@@ -25,7 +25,94 @@ pub fn check(model: &Model, diags: &mut Diagnostics) {
     check_http(model, diags);
     check_routes(model, diags);
     check_hydrate(model, diags);
+    check_double_optional(model, diags);
+    check_name_collisions(model, diags);
     check_naming_style(model, diags);
+}
+
+/// "a" or "an" before a word (by its first letter, which is enough for our names).
+fn article(word: &str) -> &'static str {
+    match word.chars().next().map(|c| c.to_ascii_lowercase()) {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
+        _ => "a",
+    }
+}
+
+/// A type is optional at most once: `T??` cannot be told apart from `T?` on the wire, also
+/// when one `?` hides behind an alias (`type M = u64?;` then `M?`).
+fn check_double_optional(model: &Model, diags: &mut Diagnostics) {
+    for_each_type(model, |ty| {
+        let TypeKind::Optional(inner) = &ty.kind else { return };
+        if matches!(model.resolve(inner).kind, TypeKind::Optional(_)) {
+            diags.push(
+                Diagnostic::error(
+                    "double-optional",
+                    ty.span,
+                    format!("`{}` is optional twice", model.display_type(ty)),
+                )
+                .with_label(format!("`{}` is already optional", model.display_type(inner)))
+                .with_help("remove the `?`"),
+            );
+        }
+    });
+}
+
+/// Two names in one namespace must stay different once converted to the Rust style of the
+/// generated code (`productId` and `product_id` both become `product_id`).
+fn check_name_collisions(model: &Model, diags: &mut Diagnostics) {
+    fn report<'a>(items: impl IntoIterator<Item = (&'a str, Span)>, upper: bool, diags: &mut Diagnostics) {
+        let mut seen: HashMap<String, (&str, Span)> = HashMap::new();
+        for (name, span) in items {
+            let key = if upper { upper_camel(&snake_case(name)) } else { snake_case(name) };
+            match seen.get(&key) {
+                Some((first, first_span)) if *first != name => diags.push(
+                    Diagnostic::error(
+                        "name-collision",
+                        span,
+                        format!("`{name}` and `{first}` are the same name in generated code"),
+                    )
+                    .with_label(format!("both become `{key}`"))
+                    .with_secondary(*first_span, "the other one"),
+                ),
+                Some(_) => {} // an exact duplicate: reported by `check_duplicate_names`
+                None => {
+                    seen.insert(key, (name, span));
+                }
+            }
+        }
+    }
+    for package in &model.packages {
+        let types = package.types.iter().map(|id| (model.ty(*id).name.as_str(), model.ty(*id).span));
+        let services = package.services.iter().map(|id| {
+            let s = &model.services[id.0 as usize];
+            (s.name.as_str(), s.span)
+        });
+        report(types.chain(services), true, diags);
+    }
+    for def in &model.types {
+        match &def.kind {
+            TypeDefKind::Struct { fields } | TypeDefKind::Error { fields, .. } => {
+                report(fields.iter().map(|f| (f.name.as_str(), f.span)), false, diags);
+            }
+            TypeDefKind::Enum { variants } => {
+                report(variants.iter().map(|v| (v.name.as_str(), v.span)), true, diags);
+            }
+            TypeDefKind::Union { cases } => {
+                report(cases.iter().map(|c| (c.name.as_str(), c.span)), true, diags);
+            }
+            TypeDefKind::Alias { .. } => {}
+        }
+    }
+    for service in &model.services {
+        let members = service.methods.iter().map(|m| (m.name.as_str(), m.span));
+        report(members.chain(service.events.iter().map(|e| (e.name.as_str(), e.span))), false, diags);
+        for m in &service.methods {
+            report(m.params.iter().map(|p| (p.name.as_str(), p.span)), false, diags);
+        }
+        for e in &service.events {
+            report(e.fields.iter().map(|f| (f.name.as_str(), f.span)), false, diags);
+        }
+    }
 }
 
 /// Reports the second and later uses of each name in one namespace.
@@ -150,9 +237,13 @@ fn check_reserved_names(model: &Model, diags: &mut Diagnostics) {
                 format!("rename it, for example to `{name}_`")
             };
             diags.push(
-                Diagnostic::error("reserved-name", span, format!("`{name}` cannot be used as a {what} name"))
-                    .with_note(format!("`{name}` is reserved in Rust and cannot be a raw identifier"))
-                    .with_help(help),
+                Diagnostic::error(
+                    "reserved-name",
+                    span,
+                    format!("`{name}` cannot be used as {} {what} name", article(what)),
+                )
+                .with_note(format!("`{name}` is reserved in Rust and cannot be a raw identifier"))
+                .with_help(help),
             );
         } else if what == "type" && Scalar::from_name(name).is_some() {
             diags.push(
@@ -364,16 +455,19 @@ fn check_recursion(model: &Model, diags: &mut Diagnostics) {
 }
 
 fn report_cycle(model: &Model, cycle: &[(usize, Option<(&str, Span)>)], diags: &mut Diagnostics) {
-    let Some(&(first, _)) = cycle.first() else { return };
+    // Start the story at a struct field, where the caret can point.
+    let start = cycle.iter().position(|(_, via)| via.is_some()).unwrap_or(0);
+    let cycle: Vec<_> = cycle[start..].iter().chain(&cycle[..start]).copied().collect();
+    let Some(&(first, via)) = cycle.first() else { return };
     let first_def = &model.types[first];
-    let span = cycle.iter().find_map(|(_, via)| via.map(|(_, s)| s)).unwrap_or(first_def.span);
+    let span = via.map_or(first_def.span, |(_, s)| s);
     let mut steps = Vec::new();
     for (k, (i, via)) in cycle.iter().enumerate() {
         let next = &model.types[cycle[(k + 1) % cycle.len()].0].name;
         let here = &model.types[*i].name;
         steps.push(match via {
-            Some((field, _)) => format!("`{here}.{field}` holds a `{next}`"),
-            None => format!("`{here}` is a `{next}`"),
+            Some((field, _)) => format!("`{here}.{field}` holds {} `{next}`", article(next)),
+            None => format!("`{here}` is {} `{next}`", article(next)),
         });
     }
     diags.push(
@@ -632,7 +726,12 @@ fn check_value(model: &Model, ty: &Type, node: &ValueNode) -> Result<(), (Span, 
             let def = model.ty(*id);
             match (&def.kind, value) {
                 (TypeDefKind::Enum { variants }, Value::Name(name)) => {
-                    let variant = name.strip_prefix(&format!("{}.", def.name)).unwrap_or(name);
+                    // `EUR`, `Currency.EUR` or `shop.money.Currency.EUR`.
+                    let (prefix, variant) = name.rsplit_once('.').unwrap_or(("", name));
+                    let qualified = model.qualified_name(*id);
+                    if !prefix.is_empty() && prefix != def.name && prefix != qualified {
+                        return Err((node.span, format!("`{prefix}` is not `{}`", def.name)));
+                    }
                     if variants.iter().any(|v| v.name == variant) {
                         Ok(())
                     } else {
@@ -645,8 +744,7 @@ fn check_value(model: &Model, ty: &Type, node: &ValueNode) -> Result<(), (Span, 
                 (TypeDefKind::Enum { .. }, _) => mismatch(&format!("a variant of `{}`", def.name)),
                 (kind, _) => Err((
                     node.span,
-                    format!("a {} cannot have a default value", kind.keyword())
-                        .replace("a error", "an error"),
+                    format!("{} {} cannot have a default value", article(kind.keyword()), kind.keyword()),
                 )),
             }
         }
@@ -678,7 +776,7 @@ fn check_scalar(scalar: Scalar, value: &Value) -> Result<(), String> {
             }
         }
         (s, Value::Number(Number::Float(f))) if s.int_range().is_some() => {
-            Err(format!("`{name}` is a whole number, found `{f}`"))
+            Err(format!("`{name}` holds whole numbers, found `{f:?}`"))
         }
         (s, Value::Number(_)) if s.is_float() => Ok(()),
         (Scalar::Duration, Value::String(s)) => {
@@ -718,7 +816,7 @@ pub fn parse_duration(text: &str) -> Option<u128> {
         let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         let number: f64 = rest[..number_len].parse().ok()?;
         rest = &rest[number_len..];
-        let unit_len = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| !c.is_alphabetic()).unwrap_or(rest.len());
         let scale = match &rest[..unit_len] {
             "ns" => 1.0,
             "us" | "µs" => 1e3,
@@ -766,8 +864,16 @@ fn is_rfc3339(s: &str) -> bool {
         std::str::from_utf8(&b[r]).ok().and_then(|t| t.parse::<u32>().ok()).unwrap_or(99)
     };
     let (month, day, hour, minute, second) = (num(5..7), num(8..10), num(11..13), num(14..16), num(17..19));
+    let year = num(0..4);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
     let fields_ok =
-        (1..=12).contains(&month) && (1..=31).contains(&day) && hour < 24 && minute < 60 && second <= 60;
+        (1..=12).contains(&month) && (1..=days).contains(&day) && hour < 24 && minute < 60 && second <= 60;
     let zone_ok = match &b[i..] {
         [b'Z' | b'z'] => true,
         [b'+' | b'-', h1, h2, b':', m1, m2] => [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit()),
@@ -800,14 +906,20 @@ fn check_value_constraints(field: &Field, node: &ValueNode) -> Result<(), String
             if length.min.is_some_and(|m| len_f < m.as_f64())
                 || length.max.is_some_and(|m| len_f > m.as_f64())
             {
-                return Err(format!("the default's length {len} is outside the field's `@length`"));
+                return Err(format!("the default's length {len} is outside its `@length`"));
             }
+        }
+    }
+    if let (Some(pattern), Value::String(s)) = (&c.pattern, &node.value) {
+        // The pattern was validated when read; an engine limit is the only way this fails.
+        if regex::Regex::new(pattern).is_ok_and(|re| !re.is_match(s)) {
+            return Err(format!("the default {s:?} does not match its `@pattern`"));
         }
     }
     if let (Some(range), Value::Number(n)) = (&c.range, &node.value) {
         let v = n.as_f64();
         if range.min.is_some_and(|m| v < m.as_f64()) || range.max.is_some_and(|m| v > m.as_f64()) {
-            return Err(format!("the default {} is outside the field's `@range`", display_number(*n)));
+            return Err(format!("the default {} is outside its `@range`", display_number(*n)));
         }
     }
     Ok(())
@@ -835,7 +947,7 @@ fn check_throws(model: &Model, diags: &mut Diagnostics) {
                             throw.span,
                             format!("`{}` is not an error", def.name),
                         )
-                        .with_label(format!("a {}", def.kind.keyword()))
+                        .with_label(format!("{} {}", article(def.kind.keyword()), def.kind.keyword()))
                         .with_secondary(def.span, "declared here")
                         .with_help(format!("declare it with `error {} {{ ... }}`", def.name)),
                     );
@@ -994,16 +1106,20 @@ fn check_routes(model: &Model, diags: &mut Diagnostics) {
         let mut seen: HashMap<(HttpMethod, String), (Span, String)> = HashMap::new();
         for sid in &package.services {
             let service = &model.services[sid.0 as usize];
-            for method in &service.methods {
+            let mut names = HashSet::new();
+            // A repeated method name is reported as a duplicate name, not again as a route.
+            for method in service.methods.iter().filter(|m| names.insert(m.name.as_str())) {
                 let (verb, path) = method.route(service);
                 let Ok(segments) = parse_path_template(&path) else { continue };
                 let shape: String = segments
                     .iter()
                     .map(|s| match s {
-                        Segment::Literal(l) => l.trim_end_matches('/').to_owned(),
-                        Segment::Param(_) => "{}".to_owned(),
+                        Segment::Literal(l) => l.as_str(),
+                        Segment::Param(_) => "{}",
                     })
                     .collect();
+                // `/a/` and `/a` are one route to most routers.
+                let shape = if shape.len() > 1 { shape.trim_end_matches('/').to_owned() } else { shape };
                 let span = method.http.as_ref().map_or(method.span, |h| h.span);
                 let who = format!("{}.{}", service.name, method.name);
                 if let Some((first, first_who)) = seen.get(&(verb, shape.clone())) {

@@ -50,6 +50,20 @@ pub fn scan(file: FileId, text: &str, diags: &mut Diagnostics) -> Vec<Comment> {
                 while i < bytes.len() {
                     if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
                         level += 1;
+                        if level > MAX_NESTING {
+                            diags.push(
+                                Diagnostic::error(
+                                    "too-deep",
+                                    Span::new(file, i, i + 2),
+                                    "comments nest too deep",
+                                )
+                                .with_label(format!("more than {MAX_NESTING} levels deep here"))
+                                .with_note(format!(
+                                    "svcgen accepts up to {MAX_NESTING} nested `/*` comments"
+                                )),
+                            );
+                            return comments;
+                        }
                         i += 2;
                     } else if bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/') {
                         level -= 1;
@@ -100,7 +114,8 @@ pub fn scan(file: FileId, text: &str, diags: &mut Diagnostics) -> Vec<Comment> {
             }
             b'r' if bytes.get(i + 1) == Some(&b'"') && (i == 0 || !ident_byte(bytes[i - 1])) => {
                 let start = i;
-                if let Some(len) = bytes[i + 2..].iter().position(|b| *b == b'"') {
+                let end = bytes[i + 2..].iter().position(|b| *b == b'"' || *b == b'\n');
+                if let Some(len) = end.filter(|len| bytes[i + 2 + len] == b'"') {
                     i += 2 + len + 1;
                 } else {
                     unterminated_string(file, start, diags);

@@ -5,7 +5,6 @@
 //! annotators parse); the snippet below it is rendered by `codespan-reporting`.
 
 use codespan_reporting::diagnostic as cs;
-use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::{self, Chars, Config};
 use serde::Serialize;
 
@@ -143,21 +142,15 @@ impl Diagnostic {
             None => format!("{severity}: {}\n", self.message),
         };
 
-        let mut files = SimpleFiles::new();
-        let ids: Vec<usize> =
-            sources.iter().map(|(_, f)| files.add(f.path.as_str(), f.text.as_str())).collect();
         let mut labels = Vec::new();
         if let Some(primary) = &self.primary {
             labels.push(
-                cs::Label::primary(ids[primary.span.file.0 as usize], primary.span.range())
-                    .with_message(&primary.message),
+                cs::Label::primary(primary.span.file, primary.span.range()).with_message(&primary.message),
             );
         }
         for label in &self.secondary {
-            labels.push(
-                cs::Label::secondary(ids[label.span.file.0 as usize], label.span.range())
-                    .with_message(&label.message),
-            );
+            labels
+                .push(cs::Label::secondary(label.span.file, label.span.range()).with_message(&label.message));
         }
         let mut notes: Vec<String> = self.notes.iter().map(|n| format!("note: {n}")).collect();
         notes.extend(self.help.iter().map(|h| format!("help: {h}")));
@@ -169,7 +162,7 @@ impl Diagnostic {
         // our own header replaces.
         let diagnostic = cs::Diagnostic::new(cs_severity).with_labels(labels).with_notes(notes);
         let config = Config { chars: Chars::ascii(), ..Config::default() };
-        if let Ok(body) = term::emit_into_string(&config, &files, &diagnostic) {
+        if let Ok(body) = term::emit_into_string(&config, sources, &diagnostic) {
             // codespan's first line is `error: message`, its second the ` --> path:l:c`
             // locus of the primary label; our header already says both.
             let mut lines = body.lines();

@@ -107,7 +107,7 @@ impl Printer<'_> {
             if self.blank_between(self.last_end, c.span.start as usize) {
                 self.blank();
             }
-            let text = c.text.clone();
+            let text = normalize_newlines(&c.text);
             self.line(&text);
             self.last_end = c.span.end as usize;
             self.next += 1;
@@ -122,14 +122,17 @@ impl Printer<'_> {
         self.last_end = self.last_end.max(end);
         while let Some(c) = self.comments.get(self.next) {
             let start = c.span.start as usize;
-            if start < end || self.src.get(self.last_end..start).is_none_or(|gap| gap.contains('\n')) {
+            // Only separators may stand between a member and its trailing comment; a comment
+            // after the next member on the same line belongs to that member.
+            let gap = self.src.get(self.last_end..start);
+            if start < end || gap.is_none_or(|g| !g.chars().all(|c| matches!(c, ' ' | '\t' | ',' | ';'))) {
                 break;
             }
             if self.out.ends_with('\n') {
                 self.out.pop();
             }
             self.out.push(' ');
-            self.out.push_str(&c.text);
+            self.out.push_str(&normalize_newlines(&c.text));
             self.out.push('\n');
             self.last_end = c.span.end as usize;
             self.next += 1;
@@ -283,7 +286,7 @@ impl Printer<'_> {
         tail.push(';');
         let head = format!("fn {}(", m.name.name);
         let plain = m.params.members.iter().all(|p| p.prefix.docs.is_empty());
-        if plain && !self.has_comment_in(m.params.open, m.params.close) {
+        if plain && !self.has_comment_in(m.params.open, m.span) {
             let params: Vec<String> = m.params.members.iter().map(param_inline).collect();
             let text = format!("{head}{}{tail}", params.join(", "));
             if self.indent * INDENT.len() + text.len() <= MAX_WIDTH {
@@ -303,11 +306,17 @@ impl Printer<'_> {
             self.line(&format!("{},", param_inline(param)));
             self.trailing(param.span.end as usize);
         }
-        self.leading(m.params.close.start as usize, m.params.close.start as usize);
+        // Comments after the last parameter, and any in the return type or `throws` list.
+        self.leading(m.params.close.start as usize, m.span.end as usize);
         self.indent -= 1;
         self.line(&tail);
         self.trailing(m.span.end as usize);
     }
+}
+
+/// Comments keep their text, but line ends become `\n` like the rest of the output.
+fn normalize_newlines(text: &str) -> String {
+    text.replace("\r\n", "\n")
 }
 
 /// What the one-line block layout needs to know of a member.
@@ -451,6 +460,18 @@ mod tests {
         assert_eq!(
             once,
             "package p;\n\nstruct A {\n    /* inner */\n    a: u32,\n}\n\nenum E {\n    X, /* y */\n    Y,\n}\n"
+        );
+        assert_eq!(fmt(&once), once);
+    }
+
+    #[test]
+    fn comments_stay_with_their_member_on_a_shared_line() {
+        let once = fmt("package p;\nenum Color { RED, /* a */ GREEN, BLUE /* b */ }\n");
+        assert_eq!(once, "package p;\n\nenum Color {\n    RED, /* a */\n    GREEN,\n    BLUE, /* b */\n}\n");
+        let once = fmt("package p;\nservice S { fn pick(a: /* x */ u32, b: u32) -> /* y */ Product; }\n");
+        assert_eq!(
+            once,
+            "package p;\n\nservice S {\n    fn pick(\n        /* x */\n        a: u32,\n        b: u32,\n        /* y */\n    ) -> Product;\n}\n"
         );
         assert_eq!(fmt(&once), once);
     }

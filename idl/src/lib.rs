@@ -215,7 +215,11 @@ impl Loader<'_> {
                 let diag = match from {
                     Some((_, span)) => {
                         Diagnostic::error("import-not-found", span, format!("cannot read `{display}`"))
-                            .with_label(error.to_string())
+                            .with_label(if error.kind() == std::io::ErrorKind::NotFound {
+                                "no such file".to_owned()
+                            } else {
+                                error.to_string()
+                            })
                             .with_note("imports are relative to the importing file")
                     }
                     None => Diagnostic::global("file-not-found", format!("cannot read `{display}`: {error}")),

@@ -638,7 +638,7 @@ impl Model {
         fn strip(value: &mut serde_json::Value) {
             match value {
                 serde_json::Value::Object(map) => {
-                    map.remove("span");
+                    map.retain(|key, _| key != "span" && !key.ends_with("_span"));
                     map.values_mut().for_each(strip);
                 }
                 serde_json::Value::Array(items) => items.iter_mut().for_each(strip),

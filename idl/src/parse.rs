@@ -156,7 +156,13 @@ fn describe(error: &pest::error::Error<Rule>, text: &str) -> (usize, String) {
     if expected.iter().any(|e| e == "a type") {
         expected.retain(|e| e != "a name");
     }
+    if expected.iter().any(|e| e == "an attribute") {
+        expected.retain(|e| e != "`@`");
+    }
     let position = position.min(text.len());
+    if expected.is_empty() && text[..position].trim_end().ends_with("->") {
+        expected.push("a type (or `stream` and a type)".to_owned());
+    }
     let found = found_text(&text[position..]);
     let message = match expected.len() {
         0 => format!("unexpected {found}"),
@@ -213,7 +219,6 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::open_paren => "`(`",
         Rule::close => "`}`",
         Rule::close_paren => "`)`",
-        Rule::returns => "`->`",
         Rule::optional => "`?`",
         Rule::stream => "`stream`",
         Rule::EOI => "end of file",
@@ -259,10 +264,13 @@ impl Builder<'_, '_> {
         let start = self.base + s.start();
         let mut end = self.base + s.end();
         loop {
-            let trimmed = self.text[start..end].trim_end_matches([' ', '\t', '\r', '\n', '\u{FEFF}']).len() + start;
+            let trimmed =
+                self.text[start..end].trim_end_matches([' ', '\t', '\r', '\n', '\u{FEFF}']).len() + start;
             let comment = self.comments.binary_search_by_key(&trimmed, |c| c.span.end as usize);
             match comment {
-                Ok(i) if self.comments[i].span.start as usize >= start => end = self.comments[i].span.start as usize,
+                Ok(i) if self.comments[i].span.start as usize >= start => {
+                    end = self.comments[i].span.start as usize;
+                }
                 _ => {
                     end = trimmed;
                     break;

@@ -56,6 +56,25 @@ pub struct SourceFile {
     pub path: String,
     /// The text. Invalid UTF-8 was replaced (and reported) when the file was read.
     pub text: String,
+    /// Byte offset of the start of each line (computed once: rendering many diagnostics of
+    /// a large file must not rescan it).
+    line_starts: Vec<usize>,
+}
+
+impl SourceFile {
+    /// The 0-based line of a byte offset.
+    fn line_index(&self, offset: usize) -> usize {
+        self.line_starts.binary_search(&offset).unwrap_or_else(|next| next.saturating_sub(1))
+    }
+
+    /// The start of a 0-based line; the text length for the line after the last.
+    fn line_start(&self, line: usize) -> Option<usize> {
+        match line.cmp(&self.line_starts.len()) {
+            std::cmp::Ordering::Less => self.line_starts.get(line).copied(),
+            std::cmp::Ordering::Equal => Some(self.text.len()),
+            std::cmp::Ordering::Greater => None,
+        }
+    }
 }
 
 /// Every file seen in one run, indexed by [`FileId`].
@@ -74,7 +93,9 @@ impl SourceMap {
     /// Adds a file and returns its id.
     pub fn add(&mut self, path: impl Into<String>, text: impl Into<String>) -> FileId {
         let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
-        self.files.push(SourceFile { path: path.into(), text: text.into() });
+        let text = text.into();
+        let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        self.files.push(SourceFile { path: path.into(), text, line_starts });
         id
     }
 
@@ -101,12 +122,56 @@ impl SourceMap {
     /// 1-based line and column (in characters) of a byte offset.
     #[must_use]
     pub fn line_col(&self, file: FileId, offset: u32) -> (usize, usize) {
-        let text = &self.get(file).text;
-        let offset = (offset as usize).min(text.len());
-        let before = text.get(..offset).unwrap_or("");
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let col = before.get(line_start..).unwrap_or("").chars().count() + 1;
-        (line, col)
+        let source = self.get(file);
+        let offset = (offset as usize).min(source.text.len());
+        let line = source.line_index(offset);
+        let start = source.line_starts[line];
+        let col = source.text.get(start..offset).map_or(0, |s| s.chars().count()) + 1;
+        (line + 1, col)
+    }
+}
+
+/// Lets codespan-reporting render from the map directly, with no copy of the texts.
+impl<'a> codespan_reporting::files::Files<'a> for SourceMap {
+    type FileId = FileId;
+    type Name = &'a str;
+    type Source = &'a str;
+
+    fn name(&'a self, id: FileId) -> Result<&'a str, codespan_reporting::files::Error> {
+        self.files
+            .get(id.0 as usize)
+            .map(|f| f.path.as_str())
+            .ok_or(codespan_reporting::files::Error::FileMissing)
+    }
+
+    fn source(&'a self, id: FileId) -> Result<&'a str, codespan_reporting::files::Error> {
+        self.files
+            .get(id.0 as usize)
+            .map(|f| f.text.as_str())
+            .ok_or(codespan_reporting::files::Error::FileMissing)
+    }
+
+    fn line_index(
+        &'a self,
+        id: FileId,
+        byte_index: usize,
+    ) -> Result<usize, codespan_reporting::files::Error> {
+        let file = self.files.get(id.0 as usize).ok_or(codespan_reporting::files::Error::FileMissing)?;
+        Ok(file.line_index(byte_index))
+    }
+
+    fn line_range(
+        &'a self,
+        id: FileId,
+        line_index: usize,
+    ) -> Result<std::ops::Range<usize>, codespan_reporting::files::Error> {
+        let file = self.files.get(id.0 as usize).ok_or(codespan_reporting::files::Error::FileMissing)?;
+        let too_large = || codespan_reporting::files::Error::LineTooLarge {
+            given: line_index,
+            max: file.line_starts.len().saturating_sub(1),
+        };
+        let start = file.line_start(line_index).ok_or_else(too_large)?;
+        let end = file.line_start(line_index + 1).ok_or_else(too_large)?;
+        Ok(start..end)
     }
 }

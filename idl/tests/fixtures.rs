@@ -109,10 +109,11 @@ fn check_valid(root: &Path, rel: &Path) {
     assert_eq!(once, twice, "formatting {} is not idempotent", rel.display());
 
     let parsed = output.parsed[0].as_ref().expect("the root parsed");
-    let mut before: Vec<&str> = parsed.comments.iter().map(|c| c.text.as_str()).collect();
+    let mut before: Vec<String> = parsed.comments.iter().map(|c| c.text.replace("\r\n", "\n")).collect();
     let reparsed = compile_rooted(root, rel, Some(once.clone()));
     let reparsed_file = reparsed.parsed[0].as_ref().expect("the formatted root parses");
-    let mut after: Vec<&str> = reparsed_file.comments.iter().map(|c| c.text.as_str()).collect();
+    let mut after: Vec<String> =
+        reparsed_file.comments.iter().map(|c| c.text.replace("\r\n", "\n")).collect();
     before.sort_unstable();
     after.sort_unstable();
     assert_eq!(before, after, "formatting {} lost or changed comments", rel.display());

@@ -26,12 +26,65 @@ fn corpus() -> Vec<(PathBuf, String)> {
 }
 
 const TOKENS: &[&str] = &[
-    "{", "}", "(", ")", "<", ">", "[", "]", "?", ",", ";", ":", "=", "->", "@", ".", "\"", "r\"", "//", "/*",
-    "*/", "///", "\n", " ", "list<", "map<", "stream ", "throws ", "fn ", "event ", "struct ", "enum ",
-    "union ", "type ", "error ", "service ", "package ", "import \"x.svc\";", "@http(GET, \"/a/{id}\")",
-    "@oneway", "@hydrate(", "@length(min: 1)", "@range(max: -1)", "@pattern(\"(\")", "@status(404)",
-    "@deprecated", "@unknown", "u64", "string?", "Product", "null", "true", "0x", "1e999", "-", "é", "\u{0}",
-    "\\", "\\u{110000}",
+    "{",
+    "}",
+    "(",
+    ")",
+    "<",
+    ">",
+    "[",
+    "]",
+    "?",
+    ",",
+    ";",
+    ":",
+    "=",
+    "->",
+    "@",
+    ".",
+    "\"",
+    "r\"",
+    "//",
+    "/*",
+    "*/",
+    "///",
+    "\n",
+    " ",
+    "list<",
+    "map<",
+    "stream ",
+    "throws ",
+    "fn ",
+    "event ",
+    "struct ",
+    "enum ",
+    "union ",
+    "type ",
+    "error ",
+    "service ",
+    "package ",
+    "import \"x.svc\";",
+    "@http(GET, \"/a/{id}\")",
+    "@oneway",
+    "@hydrate(",
+    "@length(min: 1)",
+    "@range(max: -1)",
+    "@pattern(\"(\")",
+    "@status(404)",
+    "@deprecated",
+    "@unknown",
+    "u64",
+    "string?",
+    "Product",
+    "null",
+    "true",
+    "0x",
+    "1e999",
+    "-",
+    "é",
+    "\u{0}",
+    "\\",
+    "\\u{110000}",
 ];
 
 #[derive(Clone, Debug)]
@@ -88,8 +141,10 @@ fn apply(text: &str, m: &Mutation) -> String {
 
 fn comments_of(text: &str) -> Vec<String> {
     let mut diags = svcgen_idl::Diagnostics::new();
-    let mut found: Vec<String> =
-        svcgen_idl::comments::scan(FileId(0), text, &mut diags).into_iter().map(|c| c.text).collect();
+    let mut found: Vec<String> = svcgen_idl::comments::scan(FileId(0), text, &mut diags)
+        .into_iter()
+        .map(|c| c.text.replace("\r\n", "\n"))
+        .collect();
     let _ = diags.take();
     found.sort();
     found

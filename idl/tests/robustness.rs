@@ -1,6 +1,8 @@
 //! Nothing a user can feed svcgen makes it panic: garbage, empty files, huge files, deep
 //! nesting, invalid UTF-8. Each case also checks the diagnostic says something sensible.
 
+use std::fmt::Write as _;
+
 use svcgen_idl::{FileId, MemoryFs, Output, compile, fmt};
 
 fn compile_bytes(bytes: &[u8]) -> Output {
@@ -60,9 +62,10 @@ fn a_ten_megabyte_file_is_checked() {
     let mut text = String::from("package big;\n");
     let mut i = 0;
     while text.len() < 10 << 20 {
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "/// Struct number {i}.\nstruct S{i} {{\n    id: u64,\n    name: string?,\n    tags: list<string>,\n    next: S{i}?,\n}}\n\n"
-        ));
+        );
         i += 1;
     }
     let output = compile_bytes(text.as_bytes());
@@ -100,7 +103,8 @@ fn nesting_just_under_the_limit_works() {
 #[test]
 fn deeply_nested_values_are_refused() {
     let depth = 10_000;
-    let text = format!("package p;\nstruct A {{ a: list<u64> = {}{} }}\n", "[".repeat(depth), "]".repeat(depth));
+    let text =
+        format!("package p;\nstruct A {{ a: list<u64> = {}{} }}\n", "[".repeat(depth), "]".repeat(depth));
     let output = compile_bytes(text.as_bytes());
     assert_eq!(codes(&output), ["too-deep"]);
 }
@@ -110,11 +114,11 @@ fn long_alias_chains_and_recursion_do_not_overflow() {
     let n = 20_000;
     let mut text = String::from("package p;\n");
     for i in 0..n {
-        text.push_str(&format!("type A{i} = A{};\n", i + 1));
+        let _ = writeln!(text, "type A{i} = A{};", i + 1);
     }
-    text.push_str(&format!("type A{n} = string;\n"));
+    let _ = writeln!(text, "type A{n} = string;");
     for i in 0..n {
-        text.push_str(&format!("struct S{i} {{ next: S{} }}\n", (i + 1) % n));
+        let _ = writeln!(text, "struct S{i} {{ next: S{} }}", (i + 1) % n);
     }
     let output = compile_bytes(text.as_bytes());
     // The alias chain is fine; the struct ring has infinite size, reported once.
@@ -133,4 +137,23 @@ fn unterminated_things_are_named() {
     assert_eq!(codes(&compile_bytes(b"package p; /* open")), ["unterminated-comment"]);
     assert_eq!(codes(&compile_bytes(b"package p; @deprecated(\"open) struct A {}")), ["unterminated-string"]);
     assert_eq!(codes(&compile_bytes(b"package p; @pattern(r\"open")), ["unterminated-string"]);
+}
+
+#[test]
+fn many_diagnostics_in_a_large_file_render() {
+    // 20,000 naming warnings in a ~1 MB file: rendering each must not rescan the file
+    // (it used to be quadratic).
+    let mut text = String::from("package p;\n");
+    for i in 0..20_000 {
+        let _ = writeln!(text, "struct lower_case_{i} {{ FieldName: u64 }}");
+    }
+    let output = compile_bytes(text.as_bytes());
+    assert_eq!(output.diagnostics.len(), 40_000);
+    assert!(output.model.is_some(), "warnings only");
+    let rendered = output.render_diagnostics();
+    assert!(
+        rendered.contains(
+            "input.svc:20001:8: warning: type `lower_case_19999` should be written in UpperCamelCase"
+        )
+    );
 }
