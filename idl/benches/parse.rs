@@ -944,12 +944,6 @@ fn generate_toml(bytes: usize) -> String {
 struct Samples(Vec<Duration>);
 
 impl Samples {
-    fn time<T>(&mut self, f: impl FnOnce() -> T) -> T {
-        let start = Instant::now();
-        let out = f();
-        self.0.push(start.elapsed());
-        out
-    }
     fn sorted(&self) -> Vec<Duration> {
         let mut v = self.0.clone();
         v.sort();
@@ -965,6 +959,29 @@ impl Samples {
     }
 }
 
+/// Every measurement of a run; one round adds one sample to each (after the warm-up).
+#[derive(Default)]
+struct Timings {
+    compile: Samples,
+    drop_output: Samples,
+    parse: Samples,
+    lower: Samples,
+    check: Samples,
+    fmt: Samples,
+    toml: Samples,
+}
+
+/// Runs `f`, adding its time to `samples` when `keep`.
+fn timed<T>(keep: bool, samples: &mut Samples, f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = f();
+    let took = start.elapsed();
+    if keep {
+        samples.0.push(took);
+    }
+    out
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -973,16 +990,28 @@ fn compile_svc(fs: &MemoryFs) -> svcgen_idl::Output {
     compile(&["large.svc"], fs)
 }
 
-/// Parse, then lower, then check, timing each phase (as `compile` does, minus file reading).
-fn phases(text: &str, parse: &mut Samples, lower: &mut Samples, check: &mut Samples) {
+/// One round: `compile` (and dropping its output), `toml`, then the phases of `compile` one
+/// by one (parse, lower, check, as `compile` runs them, minus reading the file), then `fmt`.
+fn round(keep: bool, t: &mut Timings, fs: &MemoryFs, svc: &str, toml_text: &str) {
+    let out = timed(keep, &mut t.compile, || compile_svc(fs));
+    assert!(out.model.is_some());
+    timed(keep, &mut t.drop_output, || drop(black_box(out)));
+
+    let table = timed(keep, &mut t.toml, || toml::from_str::<toml::Table>(toml_text).expect("parses"));
+    drop(black_box(table));
+
     let mut diags = Diagnostics::new();
-    let parsed = parse.time(|| svcgen_idl::parse::parse_file(FileId(0), text, &mut diags)).expect("parses");
+    let parsed = timed(keep, &mut t.parse, || svcgen_idl::parse::parse_file(FileId(0), svc, &mut diags))
+        .expect("parses");
     let files =
         [LoadedFile { id: FileId(0), path: "large.svc".to_owned(), ast: parsed.file, imports: Vec::new() }];
-    let model = lower.time(|| svcgen_idl::lower::lower(&files, &mut diags));
-    check.time(|| svcgen_idl::check::check(&model, &mut diags));
+    let model = timed(keep, &mut t.lower, || svcgen_idl::lower::lower(&files, &mut diags));
+    timed(keep, &mut t.check, || svcgen_idl::check::check(&model, &mut diags));
     assert!(diags.take().is_empty(), "phases produced diagnostics");
-    black_box(model);
+    drop(black_box((files, model)));
+
+    let formatted = timed(keep, &mut t.fmt, || svcgen_idl::fmt::format_source(FileId(0), svc));
+    drop(black_box(formatted));
 }
 
 fn svcgen_binary() -> Option<PathBuf> {
@@ -1059,41 +1088,15 @@ fn main() {
     let formatted = svcgen_idl::fmt::format_source(FileId(0), &svc).expect("formats");
     println!("  large.svc is {}in `svcgen fmt` layout", if formatted == svc { "" } else { "not " });
 
-    let (mut c, mut tm, mut p, mut lo, mut ch, mut fm) = (
-        Samples::default(),
-        Samples::default(),
-        Samples::default(),
-        Samples::default(),
-        Samples::default(),
-        Samples::default(),
-    );
-    for round in 0..warmup + rounds {
-        let (mut c1, mut t1, mut p1, mut l1, mut k1, mut f1) = (
-            Samples::default(),
-            Samples::default(),
-            Samples::default(),
-            Samples::default(),
-            Samples::default(),
-            Samples::default(),
-        );
-        let out = c1.time(|| compile_svc(&fs));
-        assert!(out.model.is_some());
-        drop(black_box(out));
-        let table = t1.time(|| toml::from_str::<toml::Table>(&toml_text).expect("parses"));
-        drop(black_box(table));
-        phases(&svc, &mut p1, &mut l1, &mut k1);
-        drop(black_box(f1.time(|| svcgen_idl::fmt::format_source(FileId(0), &svc))));
-        if round >= warmup {
-            c.0.extend(c1.0);
-            tm.0.extend(t1.0);
-            p.0.extend(p1.0);
-            lo.0.extend(l1.0);
-            ch.0.extend(k1.0);
-            fm.0.extend(f1.0);
-        }
+    let mut t = Timings::default();
+    for r in 0..warmup + rounds {
+        round(r >= warmup, &mut t, &fs, &svc, &toml_text);
     }
 
     let mb = svc.len() as f64 / 1e6;
+    if quick {
+        println!("\n(quick run, not a measurement: use `cargo bench -p svcgen-idl --bench parse`)");
+    }
     println!("\n{rounds} interleaved rounds after {warmup} warm-up rounds; times in ms:");
     println!("  {:<44} {:>9} {:>9} {:>12} {:>8}", "", "median", "min", "lines/s", "MB/s");
     let row = |label: &str, s: &Samples, lines: usize, bytes: usize| {
@@ -1106,22 +1109,30 @@ fn main() {
             bytes as f64 / 1e6 / med.as_secs_f64()
         );
     };
-    row("svcgen compile (read+parse+lower+check)", &c, svc_lines, svc.len());
-    row("  parse only (parse::parse_file)", &p, svc_lines, svc.len());
-    row("  lower only (lower::lower)", &lo, svc_lines, svc.len());
-    row("  check only (check::check)", &ch, svc_lines, svc.len());
-    row("svcgen fmt (fmt::format_source)", &fm, svc_lines, svc.len());
-    row("toml::from_str::<toml::Table> (same bytes)", &tm, toml_lines, toml_text.len());
-    let ratio_med = c.median().as_secs_f64() / tm.median().as_secs_f64();
-    let ratio_min = c.min().as_secs_f64() / tm.min().as_secs_f64();
+    row("svcgen compile (read+parse+lower+check)", &t.compile, svc_lines, svc.len());
+    row("  parse only (parse::parse_file)", &t.parse, svc_lines, svc.len());
+    row("  lower only (lower::lower)", &t.lower, svc_lines, svc.len());
+    row("  check only (check::check)", &t.check, svc_lines, svc.len());
+    let rest = ms(t.compile.median()) - ms(t.parse.median()) - ms(t.lower.median()) - ms(t.check.median());
+    println!("  {:<44} {rest:>9.1}", "  rest of compile (by difference)");
+    println!(
+        "  {:<44} {:>9.1} {:>9.1}",
+        "drop(Output) (not in compile)",
+        ms(t.drop_output.median()),
+        ms(t.drop_output.min())
+    );
+    row("svcgen fmt (fmt::format_source)", &t.fmt, svc_lines, svc.len());
+    row("toml::from_str::<toml::Table> (same bytes)", &t.toml, toml_lines, toml_text.len());
+    let ratio_med = t.compile.median().as_secs_f64() / t.toml.median().as_secs_f64();
+    let ratio_min = t.compile.min().as_secs_f64() / t.toml.min().as_secs_f64();
     println!(
         "\n  svcgen compile / toml: {ratio_med:.2}x (medians), {ratio_min:.2}x (mins); target ≤ 3x: {}",
         if ratio_med <= 3.0 { "met" } else { "NOT met" }
     );
     println!(
         "  svcgen compile: {:.0} lines/s, {:.1} MB/s (median)",
-        svc_lines as f64 / c.median().as_secs_f64(),
-        mb / c.median().as_secs_f64()
+        svc_lines as f64 / t.compile.median().as_secs_f64(),
+        mb / t.compile.median().as_secs_f64()
     );
 
     // The real command, as a process.
@@ -1132,7 +1143,20 @@ fn main() {
             let file = dir.join("large.svc");
             std::fs::write(&file, &svc).expect("write large.svc");
             let mut proc_samples = Samples::default();
-            for round in 0..warmup + rounds.min(10) {
+            let bin = bin.canonicalize().unwrap_or(bin);
+            let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+            let newest_source =
+                std::fs::read_dir(&src).into_iter().flatten().filter_map(|e| modified(&e.ok()?.path())).max();
+            if let (Some(b), Some(s)) = (modified(&bin), newest_source) {
+                if b < s {
+                    println!(
+                        "\n  warning: {} is older than idl/src; rebuild it to time the current code",
+                        bin.display()
+                    );
+                }
+            }
+            for r in 0..warmup + rounds.min(10) {
                 let start = Instant::now();
                 let out =
                     std::process::Command::new(&bin).arg("check").arg(&file).output().expect("run svcgen");
@@ -1142,7 +1166,7 @@ fn main() {
                     "`svcgen check` failed: {}",
                     String::from_utf8_lossy(&out.stderr)
                 );
-                if round >= warmup {
+                if r >= warmup {
                     proc_samples.0.push(took);
                 }
             }

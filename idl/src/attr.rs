@@ -368,6 +368,17 @@ impl<'a> Args<'a, '_> {
             );
             return None;
         }
+        if let Err(error) = regex::Regex::new(&pattern) {
+            self.diags.push(
+                Diagnostic::error(
+                    "invalid-pattern",
+                    list[0].value.span,
+                    format!("regular expression too large: {error}"),
+                )
+                .with_note("servers compile the pattern with the Rust `regex` crate, which refuses it"),
+            );
+            return None;
+        }
         Some(pattern)
     }
 

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use crate::diagnostic::{Diagnostic, Diagnostics, closest};
 use crate::model::{
     Field, HttpMethod, Model, Number, Returns, Scalar, Segment, Type, TypeDefKind, TypeId, TypeKind, Value,
-    ValueNode, parse_path_template, snake_case,
+    ValueNode, parse_path_template, snake_case, upper_camel,
 };
 use crate::source::Span;
 
@@ -1016,8 +1016,26 @@ fn check_http(model: &Model, diags: &mut Diagnostics) {
                 }
             };
             let mut used: HashSet<&str> = HashSet::new();
-            for segment in &segments {
+            for (i, segment) in segments.iter().enumerate() {
                 let Segment::Param(name) = segment else { continue };
+                let after_slash =
+                    i > 0 && matches!(&segments[i - 1], Segment::Literal(l) if l.ends_with('/'));
+                let before_slash = match segments.get(i + 1) {
+                    None => true,
+                    Some(Segment::Literal(l)) => l.starts_with('/'),
+                    Some(Segment::Param(_)) => false,
+                };
+                if !(after_slash && before_slash) {
+                    diags.push(
+                        Diagnostic::error(
+                            "http-path",
+                            route.path_span,
+                            format!("path parameter `{{{name}}}` must be a whole path segment"),
+                        )
+                        .with_note("write it between slashes, as in `/files/{name}` or `/files/{name}/meta`"),
+                    );
+                    continue;
+                }
                 if !used.insert(name) {
                     diags.push(Diagnostic::error(
                         "http-path",
@@ -1262,20 +1280,4 @@ fn check_naming_style(model: &Model, diags: &mut Diagnostics) {
             );
         }
     }
-}
-
-fn upper_camel(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = true;
-    for c in name.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.push(c.to_ascii_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }

@@ -150,15 +150,16 @@ pub fn compile<P: AsRef<Path>>(roots: &[P], fs: &dyn FileSystem) -> Output {
         loader.load(root.as_ref(), None, &mut Vec::new());
     }
     let Loader { sources, files, mut diags, .. } = loader;
-    let trees: Vec<Option<Parsed>> = files.iter().map(|f| f.as_ref().map(|(p, _)| p.clone())).collect();
     let mut model = None;
-    if !diags.has_errors() && files.iter().all(Option::is_some) {
+    let trees: Vec<Option<Parsed>> = if !diags.has_errors() && files.iter().all(Option::is_some) {
+        let mut comments = Vec::with_capacity(files.len());
         let to_lower: Vec<LoadedFile> = files
             .into_iter()
             .enumerate()
             .filter_map(|(i, f)| {
                 let (parsed, imports) = f?;
                 let id = FileId(u32::try_from(i).unwrap_or(u32::MAX));
+                comments.push(parsed.comments);
                 Some(LoadedFile { id, path: sources.get(id).path.clone(), ast: parsed.file, imports })
             })
             .collect();
@@ -168,7 +169,15 @@ pub fn compile<P: AsRef<Path>>(roots: &[P], fs: &dyn FileSystem) -> Output {
         if !diags.has_errors() {
             model = Some(lowered);
         }
-    }
+        // The trees go to the caller: moved, never cloned.
+        to_lower
+            .into_iter()
+            .zip(comments)
+            .map(|(f, comments)| Some(Parsed { file: f.ast, comments }))
+            .collect()
+    } else {
+        files.into_iter().map(|f| f.map(|(parsed, _)| parsed)).collect()
+    };
     Output { sources, model, diagnostics: diags.take(), parsed: trees }
 }
 

@@ -666,9 +666,80 @@ impl Method {
     }
 }
 
+impl Service {
+    /// The service's name in routes, subjects and JSON-RPC method names: `Catalog` → `catalog`.
+    #[must_use]
+    pub fn wire_name(&self) -> String {
+        snake_case(&self.name)
+    }
+}
+
+/// Where each method and event of a service is reached on each binding: the one place these
+/// names are made, so generated code, documents and runtimes agree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Addresses {
+    /// REST: `GET /products/{id}` (the `@http` mapping or `POST /{service}/{method}`).
+    pub rest: Option<(HttpMethod, String)>,
+    /// RPC: `shop.catalog.Catalog/get_product`.
+    pub rpc: String,
+    /// Queue: the subject requests (or events) are sent on, `shop.catalog.catalog.get_product`.
+    pub subject: String,
+    /// Socket: the JSON-RPC method (or notification) name, `catalog.get_product`.
+    pub jsonrpc: String,
+}
+
+impl Model {
+    /// The addresses of a method.
+    #[must_use]
+    pub fn method_addresses(&self, service: &Service, method: &Method) -> Addresses {
+        let package = &self.package(service.package).name;
+        Addresses {
+            rest: Some(method.route(service)),
+            rpc: format!("{package}.{}/{}", service.name, method.name),
+            subject: format!("{package}.{}.{}", service.wire_name(), method.name),
+            jsonrpc: format!("{}.{}", service.wire_name(), method.name),
+        }
+    }
+
+    /// The addresses of an event (no REST or RPC address: events travel on the queue and socket).
+    #[must_use]
+    pub fn event_addresses(&self, service: &Service, event: &Event) -> Addresses {
+        let package = &self.package(service.package).name;
+        Addresses {
+            rest: None,
+            rpc: format!("{package}.{}/{}", service.name, event.name),
+            subject: format!("{package}.{}.{}", service.wire_name(), event.name),
+            jsonrpc: format!("{}.{}", service.wire_name(), event.name),
+        }
+    }
+}
+
+/// `order_history` → `OrderHistory`, `EUR` → `EUR` (only underscores are removed and the
+/// letter after each capitalised): apply to [`snake_case`]'s output for Rust type names.
+#[must_use]
+pub fn upper_camel(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// `OrderHistory` → `order_history`; already snake names stay as they are.
 #[must_use]
 pub fn snake_case(name: &str) -> String {
+    // Most names are already snake case: no work, one allocation.
+    if !name.bytes().any(|b| b.is_ascii_uppercase()) {
+        return name.to_owned();
+    }
     let mut out = String::with_capacity(name.len() + 4);
     let chars: Vec<char> = name.chars().collect();
     for (i, c) in chars.iter().enumerate() {

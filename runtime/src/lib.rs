@@ -1,7 +1,37 @@
 //! The svcgen runtime: what generated services and clients call.
 //!
 //! Generated code depends on this crate only (never on the IDL parser or the code
-//! generator). It will hold `Context`, `Status`, the codecs, the `Envelope`, and one module
-//! per binding — REST, RPC, queue (in-memory, NATS, `RabbitMQ`) and socket — each behind a
-//! cargo feature. Today the IDL front end and the `svcgen` CLI (`check`, `fmt`, `model`) are
-//! in place; the runtime grows with the bindings (see `ARCHITECTURE.md` and the issues).
+//! generator). It holds the [`Context`] of a call, the one error model ([`Status`]), the
+//! static method descriptors, the [`Dispatch`] contract every server implements, and one
+//! module per binding behind a cargo feature: [`rest`] today; RPC, queue (in-memory, NATS,
+//! `RabbitMQ`) and socket as they land. The `full` feature turns on every binding.
+
+pub mod channel;
+pub mod context;
+pub mod descriptor;
+pub mod dispatch;
+#[cfg(feature = "rest")]
+pub mod rest;
+pub mod status;
+pub mod types;
+pub mod validate;
+
+pub use channel::Channel;
+pub use context::Context;
+pub use dispatch::{Dispatch, Streaming, streaming};
+pub use status::{Code, DomainError, MethodError, Problem, Status, Violation};
+pub use types::{Bytes, Duration, Timestamp, Uuid};
+
+/// What generated code names, through one hidden path (like serde's `__private`).
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::descriptor::{
+        ErrorDescriptor, HttpMethod, MethodDescriptor, MethodKind, ParamDescriptor, ParamKind,
+        ServiceDescriptor,
+    };
+    pub use crate::dispatch::{BoxFuture, Codec, Payload, Reply};
+    pub use crate::validate::{Length, Validate, Violations, validate};
+    pub use regex::Regex;
+    pub use serde;
+    pub use std::sync::LazyLock;
+}

@@ -1,0 +1,96 @@
+//! The client side of every binding behind one type: a generated client holds a
+//! [`Channel`], so switching from REST to another binding is the constructor, nothing else.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::context::Context;
+use crate::descriptor::MethodDescriptor;
+use crate::dispatch::Streaming;
+use crate::status::Status;
+
+/// A connection to a service, over one binding.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Channel {
+    /// HTTP/JSON.
+    #[cfg(feature = "rest")]
+    Rest(crate::rest::RestClient),
+}
+
+#[cfg(feature = "rest")]
+impl From<crate::rest::RestClient> for Channel {
+    fn from(client: crate::rest::RestClient) -> Self {
+        Channel::Rest(client)
+    }
+}
+
+impl Channel {
+    /// A REST channel to `base_url`.
+    ///
+    /// # Errors
+    /// When the URL is not an `http` or `https` URL.
+    #[cfg(feature = "rest")]
+    pub fn rest(base_url: &str) -> Result<Self, Status> {
+        crate::rest::RestClient::new(base_url).map(Channel::Rest)
+    }
+
+    /// Calls a method that returns one value.
+    ///
+    /// # Errors
+    /// The call's status.
+    pub async fn unary<Req: Serialize + Sync, Resp: DeserializeOwned>(
+        &self,
+        method: &MethodDescriptor,
+        ctx: &Context,
+        request: &Req,
+    ) -> Result<Resp, Status> {
+        match self {
+            #[cfg(feature = "rest")]
+            Channel::Rest(client) => client.unary(method, ctx, request).await,
+            #[allow(unreachable_patterns)]
+            _ => Err(no_binding(method, ctx, request)),
+        }
+    }
+
+    /// Calls a method that returns nothing, or a oneway one.
+    ///
+    /// # Errors
+    /// The call's status.
+    pub async fn empty<Req: Serialize + Sync>(
+        &self,
+        method: &MethodDescriptor,
+        ctx: &Context,
+        request: &Req,
+    ) -> Result<(), Status> {
+        match self {
+            #[cfg(feature = "rest")]
+            Channel::Rest(client) => client.empty(method, ctx, request).await,
+            #[allow(unreachable_patterns)]
+            _ => Err(no_binding(method, ctx, request)),
+        }
+    }
+
+    /// Calls a method that streams values.
+    ///
+    /// # Errors
+    /// The call's status; errors during the stream are its items.
+    pub async fn stream<Req: Serialize + Sync, Item: DeserializeOwned + Send + 'static>(
+        &self,
+        method: &MethodDescriptor,
+        ctx: &Context,
+        request: &Req,
+    ) -> Result<Streaming<Item>, Status> {
+        match self {
+            #[cfg(feature = "rest")]
+            Channel::Rest(client) => client.stream(method, ctx, request).await,
+            #[allow(unreachable_patterns)]
+            _ => Err(no_binding(method, ctx, request)),
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn no_binding<Req>(method: &MethodDescriptor, _ctx: &Context, _request: &Req) -> Status {
+    Status::unavailable(format!("no binding is enabled to call `{}`", method.name))
+}

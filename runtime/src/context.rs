@@ -1,0 +1,211 @@
+//! The Context of a call: correlation id, trace context, deadline and caller metadata.
+//!
+//! Every binding carries it (HTTP headers, RPC frame headers, broker message headers, socket
+//! envelope fields). The deadline travels as *remaining time*, never as a clock reading, so
+//! peers with different clocks agree on it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What travels with a call.
+#[derive(Clone, Debug)]
+pub struct Context {
+    correlation_id: Arc<str>,
+    traceparent: Option<Arc<str>>,
+    deadline: Option<Instant>,
+    metadata: Arc<BTreeMap<String, String>>,
+}
+
+impl Default for Context {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Context {
+    /// A new call: a fresh correlation id and trace, no deadline, no metadata.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            correlation_id: new_correlation_id().into(),
+            traceparent: Some(new_traceparent(&random_hex(32)).into()),
+            deadline: None,
+            metadata: Arc::default(),
+        }
+    }
+
+    /// The id that follows this exchange through every service and event.
+    #[must_use]
+    pub fn correlation_id(&self) -> &str {
+        &self.correlation_id
+    }
+
+    /// The same context with this correlation id (ignored unless it is 1 to 128 printable
+    /// ASCII characters, so a hostile header cannot pollute logs).
+    #[must_use]
+    pub fn with_correlation_id(mut self, id: &str) -> Self {
+        if is_valid_correlation_id(id) {
+            self.correlation_id = id.into();
+        }
+        self
+    }
+
+    /// The W3C `traceparent`, if any.
+    #[must_use]
+    pub fn traceparent(&self) -> Option<&str> {
+        self.traceparent.as_deref()
+    }
+
+    /// The same context with this `traceparent` (ignored unless it is valid W3C trace context).
+    #[must_use]
+    pub fn with_traceparent(mut self, traceparent: &str) -> Self {
+        if is_valid_traceparent(traceparent) {
+            self.traceparent = Some(traceparent.into());
+        }
+        self
+    }
+
+    /// The same context, due within `timeout` from now (or earlier, if it already was).
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        let due = Instant::now().checked_add(timeout);
+        self.deadline = match (self.deadline, due) {
+            (Some(current), Some(due)) => Some(current.min(due)),
+            (current, due) => current.or(due),
+        };
+        self
+    }
+
+    /// When the call must be done, if it has a deadline.
+    #[must_use]
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Time left before the deadline (zero once passed); `None` without a deadline.
+    #[must_use]
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline.map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// Whether the deadline has passed.
+    #[must_use]
+    pub fn is_expired(&self) -> bool {
+        self.remaining().is_some_and(|r| r.is_zero())
+    }
+
+    /// One metadata value (keys are lower case, like HTTP header names).
+    #[must_use]
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.metadata.get(&key.to_ascii_lowercase()).map(String::as_str)
+    }
+
+    /// Every metadata entry.
+    pub fn metadata_iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The same context with one more metadata entry (the key is lower-cased).
+    #[must_use]
+    pub fn with_metadata(mut self, key: &str, value: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.metadata).insert(key.to_ascii_lowercase(), value.into());
+        self
+    }
+
+    /// The context for a call made while serving this one: the same correlation id, trace
+    /// and deadline (so nested calls inherit the remainder), with a new span in the trace.
+    #[must_use]
+    pub fn child(&self) -> Self {
+        let traceparent = self.traceparent.as_deref().map(|tp| {
+            let trace_id = tp.get(3..35).map_or_else(|| random_hex(32), str::to_owned);
+            Arc::from(new_traceparent(&trace_id))
+        });
+        Self { traceparent, ..self.clone() }
+    }
+}
+
+fn random_hex(len: usize) -> String {
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        out.push_str(&uuid::Uuid::new_v4().simple().to_string());
+    }
+    out.truncate(len);
+    out
+}
+
+fn new_correlation_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn new_traceparent(trace_id: &str) -> String {
+    format!("00-{trace_id}-{}-01", random_hex(16))
+}
+
+fn is_valid_correlation_id(id: &str) -> bool {
+    (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`, ids not all zero.
+fn is_valid_traceparent(tp: &str) -> bool {
+    let parts: Vec<&str> = tp.split('-').collect();
+    let hex = |s: &str, n: usize| {
+        s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    parts.len() == 4
+        && hex(parts[0], 2)
+        && parts[0] != "ff"
+        && hex(parts[1], 32)
+        && parts[1].bytes().any(|b| b != b'0')
+        && hex(parts[2], 16)
+        && parts[2].bytes().any(|b| b != b'0')
+        && hex(parts[3], 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_contexts_have_ids_and_a_valid_trace() {
+        let a = Context::new();
+        let b = Context::new();
+        assert_ne!(a.correlation_id(), b.correlation_id());
+        assert!(is_valid_traceparent(a.traceparent().expect("made at the edge")));
+    }
+
+    #[test]
+    fn hostile_ids_are_ignored() {
+        let ctx = Context::new();
+        let id = ctx.correlation_id().to_owned();
+        assert_eq!(ctx.clone().with_correlation_id("a\nb").correlation_id(), id);
+        assert_eq!(ctx.clone().with_correlation_id(&"x".repeat(129)).correlation_id(), id);
+        assert_eq!(ctx.with_correlation_id("order-42").correlation_id(), "order-42");
+    }
+
+    #[test]
+    fn child_keeps_trace_id_and_deadline_with_a_new_span() {
+        let parent = Context::new().with_timeout(Duration::from_secs(5));
+        let child = parent.child();
+        let (p, c) = (parent.traceparent().expect("tp"), child.traceparent().expect("tp"));
+        assert_eq!(&p[..35], &c[..35]);
+        assert_ne!(p, c);
+        assert_eq!(child.deadline(), parent.deadline());
+        assert_eq!(child.correlation_id(), parent.correlation_id());
+    }
+
+    #[test]
+    fn an_earlier_deadline_wins() {
+        let ctx =
+            Context::new().with_timeout(Duration::from_millis(10)).with_timeout(Duration::from_secs(60));
+        assert!(ctx.remaining().expect("deadline") <= Duration::from_millis(10));
+    }
+
+    #[test]
+    fn traceparent_validation() {
+        assert!(is_valid_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+        assert!(!is_valid_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"));
+        assert!(!is_valid_traceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"));
+        assert!(!is_valid_traceparent("garbage"));
+    }
+}

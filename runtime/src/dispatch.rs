@@ -1,0 +1,134 @@
+//! The Dispatcher: method name + payload + Context → reply. Generated once per service, it
+//! serves every binding; REST builds its payload from the path, query and body.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use futures_core::Stream;
+use futures_util::StreamExt as _;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::context::Context;
+use crate::descriptor::ServiceDescriptor;
+use crate::status::Status;
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A stream of values sent by a server, as a service implementation returns it.
+pub type Streaming<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+/// Wraps any stream of results as [`Streaming`].
+pub fn streaming<T, S>(stream: S) -> Streaming<T>
+where
+    S: Stream<Item = Result<T, Status>> + Send + 'static,
+{
+    Box::pin(stream)
+}
+
+/// How a payload or reply is encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Codec {
+    /// JSON (REST, text sockets, the queue by default).
+    Json,
+}
+
+impl Codec {
+    /// Encodes a value.
+    pub fn encode<T: Serialize + ?Sized>(self, value: &T) -> Result<bytes::Bytes, Status> {
+        match self {
+            Codec::Json => serde_json::to_vec(value)
+                .map(bytes::Bytes::from)
+                .map_err(|e| Status::internal(format!("cannot encode the reply: {e}"))),
+        }
+    }
+
+    /// Decodes a value.
+    pub fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, Status> {
+        match self {
+            Codec::Json => {
+                serde_json::from_slice(bytes).map_err(|e| Status::invalid_argument(json_error(&e)))
+            }
+        }
+    }
+}
+
+fn json_error(e: &serde_json::Error) -> String {
+    match e.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+            format!("malformed JSON: {e}")
+        }
+        _ => format!("invalid request: {e}"),
+    }
+}
+
+/// A request's arguments, as a transport received them.
+#[derive(Debug)]
+pub enum Payload {
+    /// Encoded bytes.
+    Encoded(Codec, bytes::Bytes),
+    /// An already parsed JSON object (REST merges path, query and body into one).
+    Json(serde_json::Value),
+}
+
+impl Payload {
+    /// Decodes the arguments into the method's parameter struct.
+    pub fn decode<T: DeserializeOwned>(self) -> Result<T, Status> {
+        match self {
+            Payload::Encoded(codec, bytes) => codec.decode(&bytes),
+            Payload::Json(value) => {
+                serde_json::from_value(value).map_err(|e| Status::invalid_argument(json_error(&e)))
+            }
+        }
+    }
+}
+
+/// What a method sends back.
+pub enum Reply {
+    /// One encoded value.
+    Value(bytes::Bytes),
+    /// Nothing (the method returns no value, or is oneway).
+    Empty,
+    /// Encoded values, one at a time.
+    Stream(Pin<Box<dyn Stream<Item = Result<bytes::Bytes, Status>> + Send + 'static>>),
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reply::Value(b) => write!(f, "Reply::Value({} bytes)", b.len()),
+            Reply::Empty => f.write_str("Reply::Empty"),
+            Reply::Stream(_) => f.write_str("Reply::Stream"),
+        }
+    }
+}
+
+impl Reply {
+    /// Encodes one value.
+    pub fn value<T: Serialize>(codec: Codec, value: &T) -> Result<Self, Status> {
+        codec.encode(value).map(Reply::Value)
+    }
+
+    /// Encodes a stream of values.
+    #[must_use]
+    pub fn stream<T: Serialize + Send + 'static>(codec: Codec, stream: Streaming<T>) -> Self {
+        Reply::Stream(Box::pin(stream.map(move |item| item.and_then(|v| codec.encode(&v)))))
+    }
+}
+
+/// A service as every transport sees it. Generated `…Server` types implement it.
+pub trait Dispatch: Send + Sync + 'static {
+    /// What the service offers.
+    fn descriptor(&self) -> &'static ServiceDescriptor;
+
+    /// Runs one call. Unknown methods answer `unimplemented`.
+    fn dispatch(
+        &self,
+        method: &str,
+        payload: Payload,
+        codec: Codec,
+        ctx: Context,
+    ) -> BoxFuture<'_, Result<Reply, Status>>;
+}
