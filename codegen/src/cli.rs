@@ -17,7 +17,9 @@ Examples:
   svcgen fmt shop.svc money.svc              rewrite files in the canonical layout
   svcgen fmt --check examples/**/*.svc       list files that are not formatted (CI)
   cat shop.svc | svcgen fmt -                format standard input to standard output
-  svcgen model shop.svc > shop.model.json    the resolved model, for tooling";
+  svcgen model shop.svc > shop.model.json    the resolved model, for tooling
+  svcgen generate shop.svc -o src/generated  Rust for every package, plus a mod.rs
+  svcgen openapi shop.svc --format yaml      the OpenAPI 3.1 document of the REST binding";
 
 /// svcgen: one interface definition, Rust services and clients for REST, RPC, queue and socket.
 #[derive(Debug, Parser)]
@@ -62,6 +64,41 @@ pub enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Generate Rust: one file per package (`shop.catalog` → `shop_catalog.rs`) and a `mod.rs`.
+    #[command(after_help = "Include the folder as a module (`mod generated;`), or a single file with\n\
+                            `include!`. Packages refer to each other as sibling modules.")]
+    Generate {
+        /// The root files (their imports are generated too).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// The folder to write into (created if missing).
+        #[arg(short, long, value_name = "DIR")]
+        out_dir: PathBuf,
+    },
+    /// Print the `OpenAPI` 3.1 document of the REST binding.
+    Openapi {
+        /// The root files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// JSON or YAML (default: from the `-o` extension, else JSON).
+        #[arg(long, value_enum)]
+        format: Option<DocFormat>,
+        /// Write here instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// The API version to state in `info.version`.
+        #[arg(long, value_name = "VERSION")]
+        api_version: Option<String>,
+    },
+}
+
+/// A document format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DocFormat {
+    /// JSON.
+    Json,
+    /// YAML.
+    Yaml,
 }
 
 /// How diagnostics are printed.
@@ -92,7 +129,83 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write, err: &mut dyn std::io::Write)
         }
         Command::Fmt { files, check } => format_files(&files, check, out, err),
         Command::Model { files } => model(&files, out, err),
+        Command::Generate { files, out_dir } => generate(&files, &out_dir, out, err),
+        Command::Openapi { files, format, output, api_version } => {
+            openapi(&files, format, output.as_deref(), api_version, out, err)
+        }
     }
+}
+
+fn generate(
+    files: &[PathBuf],
+    out_dir: &std::path::Path,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> u8 {
+    let output = compile(files, &RealFs);
+    let _ = write!(err, "{}", output.render_diagnostics());
+    let Ok(generated) = crate::rust::generate_from(&output) else { return 1 };
+    if let Err(e) = std::fs::create_dir_all(out_dir) {
+        let _ = writeln!(err, "error: cannot create `{}`: {e}", out_dir.display());
+        return 1;
+    }
+    let mut written = Vec::new();
+    for file in &generated {
+        written.push((out_dir.join(file.file_name()), file.source.clone()));
+    }
+    written.push((out_dir.join("mod.rs"), crate::rust::module_index(&generated)));
+    for (path, source) in &written {
+        if let Err(e) = std::fs::write(path, source) {
+            let _ = writeln!(err, "error: cannot write `{}`: {e}", path.display());
+            return 1;
+        }
+        let _ = writeln!(out, "wrote {}", path.display());
+    }
+    0
+}
+
+fn openapi(
+    files: &[PathBuf],
+    format: Option<DocFormat>,
+    output: Option<&std::path::Path>,
+    api_version: Option<String>,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> u8 {
+    let compiled = compile(files, &RealFs);
+    let _ = write!(err, "{}", compiled.render_diagnostics());
+    let Some(model) = &compiled.model else { return 1 };
+    let mut doc = crate::openapi::openapi(model);
+    if let Some(version) = api_version {
+        doc.info.version = version;
+    }
+    let yaml = match format {
+        Some(f) => f == DocFormat::Yaml,
+        None => output.and_then(|p| p.extension()).is_some_and(|e| e == "yaml" || e == "yml"),
+    };
+    let text = if yaml {
+        match doc.to_yaml() {
+            Ok(text) => text,
+            Err(e) => {
+                let _ = writeln!(err, "error: cannot write YAML: {e}");
+                return 1;
+            }
+        }
+    } else {
+        doc.to_json()
+    };
+    match output {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, text) {
+                let _ = writeln!(err, "error: cannot write `{}`: {e}", path.display());
+                return 1;
+            }
+        }
+        None => {
+            let _ = write!(out, "{text}");
+        }
+    }
+    0
 }
 
 fn check(

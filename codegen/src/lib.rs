@@ -4,4 +4,9 @@
 //! CLI (`check`, `fmt`, `model`); Rust code generation, `OpenAPI`, `AsyncAPI` and the API
 //! reference arrive with the bindings (see the issues and `ARCHITECTURE.md`).
 
+mod build;
 pub mod cli;
+pub mod rust;
+
+pub use build::{BuildError, Builder};
+pub mod openapi;

@@ -27,6 +27,7 @@ pub fn check(model: &Model, diags: &mut Diagnostics) {
     check_hydrate(model, diags);
     check_double_optional(model, diags);
     check_name_collisions(model, diags);
+    check_generated_names(model, diags);
     check_naming_style(model, diags);
 }
 
@@ -35,6 +36,47 @@ fn article(word: &str) -> &'static str {
     match word.chars().next().map(|c| c.to_ascii_lowercase()) {
         Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
         _ => "a",
+    }
+}
+
+/// A type's name is not one generated for a service of its package: `{Service}Client`,
+/// `{Service}Server`, and `{Method}Error` for each method that throws.
+fn check_generated_names(model: &Model, diags: &mut Diagnostics) {
+    let rust = |name: &str| upper_camel(&snake_case(name));
+    for package in &model.packages {
+        let mut generated: HashMap<String, (String, Span)> = HashMap::new();
+        for sid in &package.services {
+            let service = &model.services[sid.0 as usize];
+            let base = rust(&service.name);
+            for what in ["client", "server"] {
+                let name = format!("{base}{}", upper_camel(what));
+                generated.insert(
+                    name,
+                    (format!("the {what} generated for service `{}`", service.name), service.span),
+                );
+            }
+            for method in &service.methods {
+                if let Some(name) = model.method_error_name(service, method) {
+                    let what =
+                        format!("the error type generated for method `{}.{}`", service.name, method.name);
+                    generated.insert(name, (what, method.span));
+                }
+            }
+        }
+        for id in &package.types {
+            let def = model.ty(*id);
+            if let Some((what, span)) = generated.get(&rust(&def.name)) {
+                diags.push(
+                    Diagnostic::error(
+                        "generated-name",
+                        def.span,
+                        format!("`{}` is the name of {what}", def.name),
+                    )
+                    .with_secondary(*span, "generated for this")
+                    .with_help("rename the type"),
+                );
+            }
+        }
     }
 }
 

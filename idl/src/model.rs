@@ -666,6 +666,28 @@ impl Method {
     }
 }
 
+impl Model {
+    /// The name of the error enum generated for a method that throws: `GetProductError`, or
+    /// `CatalogGetProductError` when another service of the package has a throwing method of
+    /// the same name. `None` for a method that throws nothing.
+    #[must_use]
+    pub fn method_error_name(&self, service: &Service, method: &Method) -> Option<String> {
+        if method.throws.is_empty() {
+            return None;
+        }
+        let short = format!("{}Error", upper_camel(&snake_case(&method.name)));
+        let shared = self.package(service.package).services.iter().any(|sid| {
+            let other = &self.services[sid.0 as usize];
+            other.name != service.name
+                && other.methods.iter().any(|m| {
+                    !m.throws.is_empty()
+                        && upper_camel(&snake_case(&m.name)) == upper_camel(&snake_case(&method.name))
+                })
+        });
+        Some(if shared { format!("{}{short}", upper_camel(&snake_case(&service.name))) } else { short })
+    }
+}
+
 impl Service {
     /// The service's name in routes, subjects and JSON-RPC method names: `Catalog` → `catalog`.
     #[must_use]

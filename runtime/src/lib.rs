@@ -22,6 +22,15 @@ pub use dispatch::{Dispatch, Streaming, streaming};
 pub use status::{Code, DomainError, MethodError, Problem, Status, Violation};
 pub use types::{Bytes, Duration, Timestamp, Uuid};
 
+/// Includes the code `svcgen_codegen::Builder` generated in `OUT_DIR`: one module per
+/// package (`shop_catalog`, `shop_money`, ...).
+#[macro_export]
+macro_rules! include_generated {
+    () => {
+        include!(concat!(env!("OUT_DIR"), "/svcgen.rs"));
+    };
+}
+
 /// What generated code names, through one hidden path (like serde's `__private`).
 #[doc(hidden)]
 pub mod __private {
@@ -34,4 +43,10 @@ pub mod __private {
     pub use regex::Regex;
     pub use serde;
     pub use std::sync::LazyLock;
+
+    /// A `timestamp` default (checked by `svcgen check`, so it parses; the epoch otherwise).
+    #[must_use]
+    pub fn parse_timestamp(text: &str) -> crate::Timestamp {
+        chrono::DateTime::parse_from_rfc3339(text).map(|d| d.with_timezone(&chrono::Utc)).unwrap_or_default()
+    }
 }

@@ -94,6 +94,15 @@ impl Violations {
         }
     }
 
+    /// `@pattern`, with a pattern that may have failed to compile (then the value is refused:
+    /// a server never silently skips a constraint).
+    pub fn pattern_checked(&mut self, field: &str, value: &str, regex: Option<&regex::Regex>) {
+        match regex {
+            Some(regex) => self.pattern(field, value, regex),
+            None => self.add(field, "its pattern cannot be compiled by this server"),
+        }
+    }
+
     /// `Ok` when nothing was violated, else an `invalid_argument` status naming every field.
     pub fn finish(self) -> Result<(), Status> {
         if self.list.is_empty() { Ok(()) } else { Err(Status::invalid_fields(self.list)) }

@@ -429,8 +429,12 @@ fn problem_response(status: &Status, correlation_id: &str) -> Response {
 
 fn no_route(request: &Request) -> Response {
     let ctx = context_from_headers(request.headers());
-    let status = Status::not_found(format!("no route for {} {}", request.method(), request.uri().path()));
-    let mut response = problem_response(&status, ctx.correlation_id());
+    // HTTP says 404; the call model says the server has no such method.
+    let status = Status::unimplemented(format!("no route for {} {}", request.method(), request.uri().path()));
+    let problem = status.to_problem(Some(ctx.correlation_id()));
+    let problem = crate::status::Problem { status: 404, ..problem };
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    let mut response = (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, PROBLEM_JSON)], body).into_response();
     if let Ok(value) = HeaderValue::from_str(ctx.correlation_id()) {
         response.headers_mut().insert(CORRELATION_ID, value);
     }
