@@ -1,0 +1,260 @@
+//! The shop example: the `Catalog` service of `shop.svc`, implemented in memory, served over
+//! REST, and called method by method by the generated client.
+//!
+//! `cargo run -p shop` runs the whole tour and exits; `cargo run -p shop -- --serve
+//! 127.0.0.1:8080` keeps serving (try it with curl, see the README).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use svcgen::{Code, Context, Status, Streaming};
+
+svcgen::include_generated!();
+
+use shop_catalog::{
+    AlreadyExists, Catalog, CatalogClient, CatalogServer, CreateProductError, GetProductError, NewProduct,
+    NotFound, Payment, PriceTick, Product, Sort,
+};
+use shop_money::{Currency, Money};
+
+/// The catalogue, in memory.
+#[derive(Debug, Default)]
+struct Shop {
+    products: Mutex<BTreeMap<u64, Product>>,
+    next_id: AtomicU64,
+}
+
+impl Shop {
+    fn products(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Product>> {
+        self.products.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Catalog for Shop {
+    async fn get_product(&self, _ctx: &Context, id: u64) -> Result<Product, GetProductError> {
+        self.products().get(&id).cloned().ok_or(GetProductError::NotFound(NotFound { id }))
+    }
+
+    async fn list_products(
+        &self,
+        _ctx: &Context,
+        category: Option<String>,
+        limit: u32,
+        sort: Sort,
+    ) -> Result<Vec<Product>, Status> {
+        let mut products: Vec<Product> = self
+            .products()
+            .values()
+            .filter(|p| category.as_ref().is_none_or(|c| p.tags.contains(c)))
+            .cloned()
+            .collect();
+        match sort {
+            Sort::Name => products.sort_by(|a, b| a.name.cmp(&b.name)),
+            Sort::Price => products.sort_by_key(|p| p.price.amount),
+            Sort::Newest => products.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id))),
+        }
+        products.truncate(limit as usize);
+        Ok(products)
+    }
+
+    async fn create_product(
+        &self,
+        ctx: &Context,
+        product: NewProduct,
+    ) -> Result<Product, CreateProductError> {
+        let mut products = self.products();
+        if products.values().any(|p| p.name == product.name) {
+            return Err(CreateProductError::AlreadyExists(AlreadyExists { name: product.name }));
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let created = Product {
+            id,
+            name: product.name,
+            price: product.price,
+            tags: product.tags,
+            attributes: std::collections::HashMap::new(),
+            description: product.sku.map(|sku| format!("SKU {sku}")),
+            created_at: svcgen::Timestamp::from_timestamp(1_700_000_000 + i64::try_from(id).unwrap_or(0), 0)
+                .unwrap_or_default(),
+        };
+        tracing::info!(correlation_id = ctx.correlation_id(), id, "product created");
+        products.insert(id, created.clone());
+        Ok(created)
+    }
+
+    async fn delete_product(&self, _ctx: &Context, id: u64) -> Result<(), shop_catalog::DeleteProductError> {
+        match self.products().remove(&id) {
+            Some(_) => Ok(()),
+            None => Err(shop_catalog::DeleteProductError::NotFound(NotFound { id })),
+        }
+    }
+
+    async fn pay(
+        &self,
+        ctx: &Context,
+        order: u64,
+        payment: Payment,
+        timeout: svcgen::Duration,
+    ) -> Result<(), Status> {
+        let how = match payment {
+            Payment::Card(card) => {
+                format!("card ending {}", &card.number[card.number.len().saturating_sub(4)..])
+            }
+            Payment::Voucher(code) => format!("voucher {code}"),
+        };
+        tracing::info!(correlation_id = ctx.correlation_id(), order, %how, %timeout, "paid");
+        Ok(())
+    }
+
+    async fn watch_prices(&self, _ctx: &Context, ids: Vec<u64>) -> Result<Streaming<PriceTick>, Status> {
+        let known: Vec<Product> = ids.iter().filter_map(|id| self.products().get(id).cloned()).collect();
+        if known.is_empty() {
+            return Err(Status::not_found("none of these products exist"));
+        }
+        let ticks = futures_util::stream::iter(0..3i64).flat_map(move |round| {
+            futures_util::stream::iter(known.clone().into_iter().map(move |p| {
+                Ok(PriceTick {
+                    id: p.id,
+                    price: Money { amount: p.price.amount + round * 10, currency: p.price.currency },
+                    at: svcgen::Timestamp::from_timestamp(1_700_000_000 + round, 0).unwrap_or_default(),
+                })
+            }))
+        });
+        Ok(svcgen::streaming(ticks.then(|tick| async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            tick
+        })))
+    }
+
+    async fn reindex(&self, ctx: &Context, full: bool) -> Result<(), Status> {
+        tracing::info!(correlation_id = ctx.correlation_id(), full, "reindexing");
+        Ok(())
+    }
+
+    async fn all_products(&self, _ctx: &Context) -> Result<Vec<Product>, Status> {
+        Ok(self.products().values().cloned().collect())
+    }
+}
+
+/// Calls every method of the catalogue through `client`, printing what happens.
+#[allow(deprecated)] // the tour calls the deprecated `all_products` too
+async fn tour(client: &CatalogClient) -> Result<(), Box<dyn std::error::Error>> {
+    let euros = |amount| Money { amount, currency: Currency::Eur };
+    let pen = client
+        .create_product(NewProduct {
+            name: "Fountain pen".into(),
+            price: euros(4_900),
+            tags: vec!["office".into()],
+            sku: Some("PEN-0001".into()),
+        })
+        .await?;
+    println!("create_product   -> #{} {} at {} cents", pen.id, pen.name, pen.price.amount);
+    let ink = client
+        .create_product(NewProduct {
+            name: "Ink".into(),
+            price: euros(700),
+            tags: vec!["office".into()],
+            sku: None,
+        })
+        .await?;
+    println!("create_product   -> #{} {}", ink.id, ink.name);
+
+    match client
+        .create_product(NewProduct { name: "Ink".into(), price: euros(1), tags: Vec::new(), sku: None })
+        .await
+    {
+        Err(CreateProductError::AlreadyExists(e)) => {
+            println!("create_product   -> AlreadyExists {{ name: {:?} }} (typed)", e.name);
+        }
+        other => return Err(format!("expected AlreadyExists, got {other:?}").into()),
+    }
+    match client
+        .create_product(NewProduct {
+            name: String::new(),
+            price: euros(1),
+            tags: vec!["x".into(); 21],
+            sku: Some("bad".into()),
+        })
+        .await
+    {
+        Err(CreateProductError::Status(status)) if status.code() == Code::InvalidArgument => {
+            let fields: Vec<&str> = status.violations().iter().map(|v| v.field.as_str()).collect();
+            println!("create_product   -> invalid_argument, fields {fields:?}");
+        }
+        other => return Err(format!("expected invalid_argument, got {other:?}").into()),
+    }
+
+    let found = client.get_product(pen.id).await?;
+    println!("get_product      -> #{} {}", found.id, found.name);
+    match client.get_product(999).await {
+        Err(GetProductError::NotFound(e)) => {
+            println!("get_product      -> NotFound {{ id: {} }} (typed)", e.id);
+        }
+        other => return Err(format!("expected NotFound, got {other:?}").into()),
+    }
+
+    let listed = client.list_products(Some("office".into()), 10, Sort::Price).await?;
+    println!("list_products    -> {:?}", listed.iter().map(|p| p.name.as_str()).collect::<Vec<_>>());
+
+    let mut ticks = client.watch_prices(vec![pen.id, ink.id]).await?;
+    let mut count = 0;
+    while let Some(tick) = ticks.next().await {
+        let tick = tick?;
+        count += 1;
+        if count <= 2 {
+            println!("watch_prices     -> #{} now {} cents", tick.id, tick.price.amount);
+        }
+    }
+    println!("watch_prices     -> {count} ticks, stream ended");
+
+    client.pay(42, Payment::Voucher("WELCOME10".into()), svcgen::Duration(Duration::from_secs(30))).await?;
+    println!("pay              -> done");
+    client.reindex(true).await?;
+    println!("reindex          -> accepted (oneway)");
+    println!("all_products     -> {} products (deprecated method)", client.all_products().await?.len());
+
+    let ctx = Context::new().with_correlation_id("tour-correlation-id");
+    let status =
+        client.with_context(&ctx).with_deadline(Duration::from_millis(200)).get_product(ink.id).await;
+    println!("with_deadline    -> {:?}", status.map(|p| p.name));
+
+    client.delete_product(ink.id).await?;
+    println!("delete_product   -> done");
+    match client.delete_product(ink.id).await {
+        Err(shop_catalog::DeleteProductError::NotFound(_)) => {
+            println!("delete_product   -> NotFound (typed)");
+        }
+        other => return Err(format!("expected NotFound, got {other:?}").into()),
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let serve = args.first().is_some_and(|a| a == "--serve");
+    let addr = if serve { args.get(1).map_or("127.0.0.1:8080", String::as_str) } else { "127.0.0.1:0" };
+
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let server = svcgen::rest::RestServer::new().service(CatalogServer::new(Shop::default()));
+    println!("REST: {url}");
+
+    if serve {
+        server.serve_until(listener, async { tokio::signal::ctrl_c().await.unwrap_or(()) }).await?;
+        return Ok(());
+    }
+    let running = tokio::spawn(server.serve(listener));
+    println!("\n== Catalog over REST ==");
+    tour(&CatalogClient::rest(&url)?).await?;
+    running.abort();
+    Ok(())
+}

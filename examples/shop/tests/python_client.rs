@@ -1,0 +1,57 @@
+//! A client we did not write: `client.py` (Python standard library only) calls the example
+//! server exactly as the README documents.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+
+struct Kill(std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn python_calls_the_example_server() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shop"))
+        .args(["--serve", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the shop example starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let server = Kill(child);
+    let mut first = String::new();
+    BufReader::new(stdout).read_line(&mut first).expect("it prints its address");
+    let url = first.trim().strip_prefix("REST: ").expect("`REST: <url>`").to_owned();
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/client.py");
+    let output = Command::new("python3").arg(script).arg(&url).output().expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.trim_end().ends_with("OK"), "{stdout}");
+    assert!(stdout.contains("not found urn:svcgen:error:shop.catalog.NotFound"), "{stdout}");
+    drop(server);
+}
+
+#[test]
+fn the_tour_calls_every_method() {
+    let output = Command::new(env!("CARGO_BIN_EXE_shop")).output().expect("the shop example runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    for method in [
+        "create_product",
+        "get_product",
+        "list_products",
+        "delete_product",
+        "pay",
+        "watch_prices",
+        "reindex",
+        "all_products",
+    ] {
+        assert!(stdout.lines().any(|l| l.starts_with(method)), "{method} was not called:\n{stdout}");
+    }
+    assert!(stdout.contains("AlreadyExists { name: \"Ink\" } (typed)"), "{stdout}");
+    assert!(stdout.contains("fields [\"product.name\", \"product.tags\", \"product.sku\"]"), "{stdout}");
+}
