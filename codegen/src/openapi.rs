@@ -40,7 +40,7 @@ pub const JSON_SCHEMA_DIALECT: &str = "https://spec.openapis.org/oas/3.1/dialect
 pub const DEFAULT_API_VERSION: &str = "0.1.0";
 
 /// The wire form of a `duration`: seconds with an optional fraction and `s` (`"1.5s"`).
-pub const DURATION_PATTERN: &str = r"^[0-9]+(\.[0-9]+)?s$";
+pub const DURATION_PATTERN: &str = r"^[0-9]+(\.[0-9]{1,9})?s$";
 
 /// The media type of every error response (RFC 9457).
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -442,6 +442,12 @@ pub struct Schema {
     /// `contentEncoding`: `base64` for `bytes`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content_encoding: Option<String>,
+    /// `contentMediaType`: what a string holds (`application/json` for SSE `data`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_media_type: Option<String>,
+    /// `contentSchema`: the schema of what a string holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_schema: Option<Box<Schema>>,
     /// `enum`: the variant names of an enum.
     #[serde(rename = "enum", skip_serializing_if = "Option::is_none")]
     pub enum_values: Option<Vec<serde_json::Value>>,
@@ -974,7 +980,33 @@ impl<'m> Emitter<'m> {
                         content: IndexMap::from([(
                             EVENT_STREAM.to_owned(),
                             MediaType {
-                                schema: Some(Schema::string().with_description(text)),
+                                // Each event as an object, `data` a string of JSON (the shape
+                                // OpenAPI 3.2's `itemSchema` gives SSE, and tools read today).
+                                schema: Some(Schema {
+                                    properties: IndexMap::from([
+                                        (
+                                            "event".to_owned(),
+                                            Schema {
+                                                enum_values: Some(vec![
+                                                    "item".into(),
+                                                    "end".into(),
+                                                    "error".into(),
+                                                ]),
+                                                ..Schema::string()
+                                            },
+                                        ),
+                                        (
+                                            "data".to_owned(),
+                                            Schema {
+                                                content_media_type: Some(JSON.to_owned()),
+                                                content_schema: Some(Box::new(self.type_schema(ty))),
+                                                ..Schema::string()
+                                            },
+                                        ),
+                                    ]),
+                                    required: vec!["event".to_owned(), "data".to_owned()],
+                                    ..Schema::of_type(InstanceType::Object).with_description(text)
+                                }),
                                 item_schema: Some(self.type_schema(ty)),
                             },
                         )]),
@@ -1078,9 +1110,10 @@ impl<'m> Emitter<'m> {
                 DEADLINE.to_owned(),
                 header(
                     "x-deadline-ms",
-                    "The time left for the call, in milliseconds; the server answers `504` when it runs out.",
+                    "The time left for the call, in milliseconds; the server answers `504` when it runs out \
+                     (and `400` when the header is not a number).",
                     Schema {
-                        minimum: Some(0.into()),
+                        minimum: Some(1.into()),
                         ..Schema::of_type(InstanceType::Integer).with_format("int64")
                     },
                 ),
@@ -1089,11 +1122,9 @@ impl<'m> Emitter<'m> {
                 TRACEPARENT.to_owned(),
                 header(
                     "traceparent",
-                    "W3C trace context, passed on to nested calls.",
-                    Schema {
-                        pattern: Some("^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$".to_owned()),
-                        ..Schema::string()
-                    },
+                    "W3C trace context (`00-<trace id>-<parent id>-<flags>`), passed on to nested calls. \
+                     As W3C Trace Context requires, a malformed value is ignored and a new trace started.",
+                    Schema::string(),
                 ),
             ),
         ]);
@@ -1496,7 +1527,11 @@ fn problem_schema() -> Schema {
 
 fn validation_problem_schema() -> Schema {
     Schema {
-        description: Some("Invalid input (`400`, `invalid_argument`), with every violation.".to_owned()),
+        description: Some(
+            "Invalid input (`400`, `invalid_argument`). `violations` names every bad field; it is \
+             absent when the input could not be read at all (malformed JSON)."
+                .to_owned(),
+        ),
         all_of: vec![
             Schema::reference(PROBLEM),
             Schema {
@@ -1512,7 +1547,6 @@ fn validation_problem_schema() -> Schema {
                         },
                     ),
                 ]),
-                required: vec!["violations".to_owned()],
                 ..Schema::of_type(InstanceType::Object)
             },
         ],

@@ -75,13 +75,64 @@ pub enum Payload {
 
 impl Payload {
     /// Decodes the arguments into the method's parameter struct.
+    ///
+    /// JSON numbers like `3.0` are integers too (as JSON Schema says): when decoding fails on
+    /// data, integral floats are made integers and decoding is tried once more. The fast path
+    /// pays nothing for it.
     pub fn decode<T: DeserializeOwned>(self) -> Result<T, Status> {
-        match self {
-            Payload::Encoded(codec, bytes) => codec.decode(&bytes),
-            Payload::Json(value) => {
-                serde_json::from_value(value).map_err(|e| Status::invalid_argument(json_error(&e)))
+        let (mut value, error) = match self {
+            Payload::Encoded(Codec::Json, bytes) => match serde_json::from_slice::<T>(&bytes) {
+                Ok(decoded) => return Ok(decoded),
+                Err(e) if e.is_data() => match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                    Ok(value) => (value, e),
+                    Err(_) => return Err(Status::invalid_argument(json_error(&e))),
+                },
+                Err(e) => return Err(Status::invalid_argument(json_error(&e))),
+            },
+            Payload::Json(value) => match serde_json::from_value::<T>(value.clone()) {
+                Ok(decoded) => return Ok(decoded),
+                Err(e) => (value, e),
+            },
+        };
+        if integral_floats_to_integers(&mut value) {
+            if let Ok(decoded) = serde_json::from_value(value) {
+                return Ok(decoded);
             }
         }
+        Err(Status::invalid_argument(json_error(&error)))
+    }
+}
+
+/// Turns `3.0` into `3` everywhere in `value`; whether anything changed.
+fn integral_floats_to_integers(value: &mut serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            // Exactly representable integers only (|f| < 2^53).
+            let integral = f.fract() == 0.0 && f.abs() < 9.0e15;
+            if integral {
+                #[allow(clippy::cast_possible_truncation)]
+                let i = f as i64;
+                *value = serde_json::Value::from(i);
+            }
+            integral
+        }
+        // Every element must be visited (no short-circuit).
+        serde_json::Value::Array(items) => {
+            let mut changed = false;
+            for item in items {
+                changed |= integral_floats_to_integers(item);
+            }
+            changed
+        }
+        serde_json::Value::Object(map) => {
+            let mut changed = false;
+            for item in map.values_mut() {
+                changed |= integral_floats_to_integers(item);
+            }
+            changed
+        }
+        _ => false,
     }
 }
 

@@ -42,24 +42,42 @@ impl GeneratedFile {
     }
 }
 
-/// The lints generated items may trip in a user's crate with `clippy::pedantic` on, each for
-/// a reason the user cannot act on (docs are theirs, shapes follow their `.svc`).
-fn allowed_lints() -> syn::Attribute {
-    syn::parse_quote! {
-        #[allow(
-            clippy::doc_markdown,            // user docs are copied as written
-            clippy::too_many_arguments,      // one argument per method parameter
-            clippy::large_enum_variant,      // unions and error enums mirror the .svc
-            clippy::enum_variant_names,      // variant names are the user's
-            clippy::struct_excessive_bools,  // fields are the user's
-            clippy::implicit_hasher,         // maps are std HashMaps on the wire
-            clippy::unreadable_literal,      // defaults are written as in the .svc
-            clippy::missing_errors_doc,      // every call can fail with a Status; said once on the client
-            clippy::type_complexity,         // field types are the user's
-            clippy::wrong_self_convention,   // method names are the user's (`new`, `into`, ...)
-            clippy::new_ret_no_self,         // likewise
-            clippy::unnecessary_wraps,       // optional defaults are `Some(value)`
-        )]
+/// The lints a generated item may trip in a user's crate with `clippy::pedantic` on, by item
+/// kind, each for a reason the user cannot act on: docs, names and shapes are theirs.
+fn allowed_lints(item: &syn::Item) -> Option<syn::Attribute> {
+    Some(match item {
+        // Fields: user docs, user types, many bools.
+        syn::Item::Struct(_) => {
+            syn::parse_quote!(#[allow(clippy::doc_markdown, clippy::struct_excessive_bools, clippy::type_complexity)])
+        }
+        // Unions and error enums mirror the .svc.
+        syn::Item::Enum(_) => {
+            syn::parse_quote!(#[allow(clippy::doc_markdown, clippy::large_enum_variant, clippy::enum_variant_names)])
+        }
+        syn::Item::Type(_) => syn::parse_quote!(#[allow(clippy::doc_markdown, clippy::type_complexity)]),
+        // Method signatures: one argument per parameter, user names (`new`, `into`), std maps.
+        syn::Item::Trait(_) => syn::parse_quote!(#[allow(
+            clippy::doc_markdown, clippy::too_many_arguments, clippy::implicit_hasher,
+            clippy::type_complexity, clippy::wrong_self_convention, clippy::new_ret_no_self
+        )]),
+        syn::Item::Impl(i) if is_client(i) => syn::parse_quote!(#[allow(
+            clippy::doc_markdown, clippy::too_many_arguments, clippy::implicit_hasher,
+            clippy::type_complexity, clippy::wrong_self_convention, clippy::new_ret_no_self,
+            clippy::missing_errors_doc
+        )]),
+        // Defaults as written (`1000000`), optional defaults as `Some(..)`.
+        syn::Item::Mod(_) => {
+            syn::parse_quote!(#[allow(clippy::unreadable_literal, clippy::unnecessary_wraps, clippy::type_complexity)])
+        }
+        _ => return None,
+    })
+}
+
+/// Whether an impl block is a generated client's (inherent or of the service trait).
+fn is_client(item: &syn::ItemImpl) -> bool {
+    match &*item.self_ty {
+        syn::Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident.to_string().ends_with("Client")),
+        _ => false,
     }
 }
 
@@ -116,10 +134,11 @@ fn emit_package(model: &Model, package: PackageId) -> TokenStream {
 fn format_tokens(tokens: &TokenStream) -> String {
     match syn::parse2::<syn::File>(tokens.clone()) {
         Ok(mut file) => {
-            let allow = allowed_lints();
             for item in &mut file.items {
-                if let Some(attrs) = item_attrs(item) {
-                    attrs.push(allow.clone());
+                if let Some(allow) = allowed_lints(item) {
+                    if let Some(attrs) = item_attrs(item) {
+                        attrs.push(allow);
+                    }
                 }
             }
             format!("{HEADER}\n{}", prettyplease::unparse(&file))
