@@ -19,7 +19,8 @@ Examples:
   cat shop.svc | svcgen fmt -                format standard input to standard output
   svcgen model shop.svc > shop.model.json    the resolved model, for tooling
   svcgen generate shop.svc -o src/generated  Rust for every package, plus a mod.rs
-  svcgen openapi shop.svc --format yaml      the OpenAPI 3.1 document of the REST binding";
+  svcgen openapi shop.svc --format yaml      the OpenAPI 3.1 document of the REST binding
+  svcgen doc shop.svc -o target/api-doc      HTML and Markdown API reference";
 
 /// svcgen: one interface definition, Rust services and clients for REST, RPC, queue and socket.
 #[derive(Debug, Parser)]
@@ -90,6 +91,15 @@ pub enum Command {
         #[arg(long, value_name = "VERSION")]
         api_version: Option<String>,
     },
+    /// Write the API reference: HTML and Markdown, one page per package and an index.
+    Doc {
+        /// The root files (their imports are documented too).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// The folder to write into (created if missing).
+        #[arg(short, long, value_name = "DIR")]
+        out_dir: PathBuf,
+    },
 }
 
 /// A document format.
@@ -130,6 +140,7 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write, err: &mut dyn std::io::Write)
         Command::Fmt { files, check } => format_files(&files, check, out, err),
         Command::Model { files } => model(&files, out, err),
         Command::Generate { files, out_dir } => generate(&files, &out_dir, out, err),
+        Command::Doc { files, out_dir } => doc(&files, &out_dir, out, err),
         Command::Openapi { files, format, output, api_version } => {
             openapi(&files, format, output.as_deref(), api_version, out, err)
         }
@@ -156,6 +167,37 @@ fn generate(
     written.push((out_dir.join("mod.rs"), crate::rust::module_index(&generated)));
     for (path, source) in &written {
         if let Err(e) = std::fs::write(path, source) {
+            let _ = writeln!(err, "error: cannot write `{}`: {e}", path.display());
+            return 1;
+        }
+        let _ = writeln!(out, "wrote {}", path.display());
+    }
+    0
+}
+
+fn doc(
+    files: &[PathBuf],
+    out_dir: &std::path::Path,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> u8 {
+    let compiled = compile(files, &RealFs);
+    let _ = write!(err, "{}", compiled.render_diagnostics());
+    let Some(model) = &compiled.model else { return 1 };
+    let pages = match crate::doc::render(model) {
+        Ok(pages) => pages,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return 1;
+        }
+    };
+    if let Err(e) = std::fs::create_dir_all(out_dir) {
+        let _ = writeln!(err, "error: cannot create `{}`: {e}", out_dir.display());
+        return 1;
+    }
+    for page in &pages {
+        let path = out_dir.join(&page.path);
+        if let Err(e) = std::fs::write(&path, &page.contents) {
             let _ = writeln!(err, "error: cannot write `{}`: {e}", path.display());
             return 1;
         }

@@ -6,6 +6,7 @@
 
 mod build;
 pub mod cli;
+pub mod doc;
 pub mod rust;
 
 pub use build::{BuildError, Builder};

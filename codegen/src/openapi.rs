@@ -40,7 +40,7 @@ pub const JSON_SCHEMA_DIALECT: &str = "https://spec.openapis.org/oas/3.1/dialect
 pub const DEFAULT_API_VERSION: &str = "0.1.0";
 
 /// The wire form of a `duration`: seconds with an optional fraction and `s` (`"1.5s"`).
-pub const DURATION_PATTERN: &str = r"^[0-9]+(\.[0-9]{1,9})?s$";
+pub const DURATION_PATTERN: &str = r"^[0-9]{1,19}(\.[0-9]{1,9})?s$";
 
 /// The media type of every error response (RFC 9457).
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -84,9 +84,6 @@ const CODES: [(&str, u16); 13] = [
     ("unavailable", 503),
     ("deadline_exceeded", 504),
 ];
-
-/// The status of a domain error without `@status`.
-const DEFAULT_ERROR_STATUS: u16 = 400;
 
 // ---------------------------------------------------------------------------------------------
 // The document
@@ -914,7 +911,7 @@ impl<'m> Emitter<'m> {
         for throw in &method.throws {
             let id = self.error_of(throw.error);
             if let TypeDefKind::Error { status, .. } = &self.model.ty(id).kind {
-                typed.push((status.unwrap_or(DEFAULT_ERROR_STATUS), id));
+                typed.push((status.unwrap_or(svcgen_idl::model::DEFAULT_ERROR_STATUS), id));
             }
         }
         let mut standards = vec![INVALID_ARGUMENT, INTERNAL, DEADLINE_EXCEEDED];
@@ -1070,7 +1067,11 @@ impl<'m> Emitter<'m> {
                 let id = TypeId(u32::try_from(index).unwrap_or(u32::MAX));
                 schemas.insert(
                     problem_schema_name(model, id),
-                    typed_problem_schema(model, id, status.unwrap_or(DEFAULT_ERROR_STATUS)),
+                    typed_problem_schema(
+                        model,
+                        id,
+                        status.unwrap_or(svcgen_idl::model::DEFAULT_ERROR_STATUS),
+                    ),
                 );
             }
         }
@@ -1360,12 +1361,11 @@ fn describe(docs: &[String], deprecated: Option<&str>) -> Option<String> {
 fn scalar_schema(scalar: Scalar) -> Schema {
     let integer = |format: &str, bounded: bool| {
         let mut schema = Schema::of_type(InstanceType::Integer).with_format(format);
-        if bounded {
-            if let Some((lo, hi)) = scalar.int_range() {
+        if bounded
+            && let Some((lo, hi)) = scalar.int_range() {
                 schema.minimum = json_number(Number::Int(lo));
                 schema.maximum = json_number(Number::Int(hi));
             }
-        }
         schema
     };
     match scalar {
@@ -1576,7 +1576,7 @@ fn typed_problem_schema(model: &Model, id: TypeId, status: u16) -> Schema {
             Schema::reference(PROBLEM),
             Schema {
                 properties: IndexMap::from([
-                    ("type".to_owned(), Schema::constant(format!("urn:svcgen:error:{name}"))),
+                    ("type".to_owned(), Schema::constant(model.error_type_uri(id))),
                     ("title".to_owned(), Schema::constant(model.ty(id).name.clone())),
                     ("status".to_owned(), Schema::constant(status)),
                     ("error".to_owned(), Schema::reference(&schema_name(model, id))),

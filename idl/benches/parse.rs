@@ -1148,14 +1148,13 @@ fn main() {
             let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
             let newest_source =
                 std::fs::read_dir(&src).into_iter().flatten().filter_map(|e| modified(&e.ok()?.path())).max();
-            if let (Some(b), Some(s)) = (modified(&bin), newest_source) {
-                if b < s {
+            if let (Some(b), Some(s)) = (modified(&bin), newest_source)
+                && b < s {
                     println!(
                         "\n  warning: {} is older than idl/src; rebuild it to time the current code",
                         bin.display()
                     );
                 }
-            }
             for r in 0..warmup + rounds.min(10) {
                 let start = Instant::now();
                 let out =

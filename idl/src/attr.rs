@@ -463,8 +463,8 @@ impl<'a> Args<'a, '_> {
             self.wrong(span, format!("`@{name}` needs `min:`, `max:` or both"));
             return None;
         }
-        if let (Some(min), Some(max)) = (bounds.min, bounds.max) {
-            if min.as_f64() > max.as_f64() {
+        if let (Some(min), Some(max)) = (bounds.min, bounds.max)
+            && min.as_f64() > max.as_f64() {
                 self.diags.push(Diagnostic::error(
                     "attribute-argument",
                     self.attr.span,
@@ -472,7 +472,6 @@ impl<'a> Args<'a, '_> {
                 ));
                 return None;
             }
-        }
         Some(bounds)
     }
 }

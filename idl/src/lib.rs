@@ -271,11 +271,10 @@ impl Loader<'_> {
         let mut imports = Vec::new();
         for import in &parsed.file.imports {
             let target = normalize(&dir.join(&import.path));
-            if let Some(child) = self.load(&target, Some((id, import.path_span)), stack) {
-                if !imports.contains(&child) {
+            if let Some(child) = self.load(&target, Some((id, import.path_span)), stack)
+                && !imports.contains(&child) {
                     imports.push(child);
                 }
-            }
         }
         stack.pop();
         self.files[id.0 as usize] = Some((parsed, imports));

@@ -666,7 +666,26 @@ impl Method {
     }
 }
 
+/// The HTTP status of a domain error declared without `@status`.
+pub const DEFAULT_ERROR_STATUS: u16 = 400;
+
 impl Model {
+    /// The HTTP status of a declared error: its `@status`, else [`DEFAULT_ERROR_STATUS`]
+    /// (also for a type that is not an error, which `check` never lets be thrown).
+    #[must_use]
+    pub fn error_status(&self, id: TypeId) -> u16 {
+        match &self.ty(id).kind {
+            TypeDefKind::Error { status: Some(status), .. } => *status,
+            _ => DEFAULT_ERROR_STATUS,
+        }
+    }
+
+    /// The RFC 9457 problem `type` of a declared error: `urn:svcgen:error:{package}.{Error}`.
+    #[must_use]
+    pub fn error_type_uri(&self, id: TypeId) -> String {
+        format!("urn:svcgen:error:{}", self.qualified_name(id))
+    }
+
     /// The name of the error enum generated for a method that throws: `GetProductError`, or
     /// `CatalogGetProductError` when another service of the package has a throwing method of
     /// the same name. `None` for a method that throws nothing.

@@ -21,11 +21,10 @@ struct Rooted {
 
 impl FileSystem for Rooted {
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        if let Some((p, text)) = &self.overlay {
-            if normalize(path) == *p {
+        if let Some((p, text)) = &self.overlay
+            && normalize(path) == *p {
                 return Ok(text.clone().into_bytes());
             }
-        }
         std::fs::read(self.root.join(path))
     }
 }

@@ -14,11 +14,10 @@ fn corpus() -> Vec<(PathBuf, String)> {
         let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
         for entry in entries.flatten() {
             let path = entry.path();
-            if path.extension().is_some_and(|e| e == "svc") {
-                if let Ok(text) = std::fs::read_to_string(&path) {
+            if path.extension().is_some_and(|e| e == "svc")
+                && let Ok(text) = std::fs::read_to_string(&path) {
                     files.push((path, text));
                 }
-            }
         }
     }
     files.sort();

@@ -94,11 +94,10 @@ impl Payload {
                 Err(e) => (value, e),
             },
         };
-        if integral_floats_to_integers(&mut value) {
-            if let Ok(decoded) = serde_json::from_value(value) {
+        if integral_floats_to_integers(&mut value)
+            && let Ok(decoded) = serde_json::from_value(value) {
                 return Ok(decoded);
             }
-        }
         Err(Status::invalid_argument(json_error(&error)))
     }
 }

@@ -135,11 +135,10 @@ fn format_tokens(tokens: &TokenStream) -> String {
     match syn::parse2::<syn::File>(tokens.clone()) {
         Ok(mut file) => {
             for item in &mut file.items {
-                if let Some(allow) = allowed_lints(item) {
-                    if let Some(attrs) = item_attrs(item) {
+                if let Some(allow) = allowed_lints(item)
+                    && let Some(attrs) = item_attrs(item) {
                         attrs.push(allow);
                     }
-                }
             }
             format!("{HEADER}\n{}", prettyplease::unparse(&file))
         }

@@ -447,11 +447,8 @@ impl Gen<'_> {
             let errors = m.throws.iter().map(|t| {
                 let def = self.model.ty(t.error);
                 let ename = &def.name;
-                let uri = format!("urn:svcgen:error:{}.{}", self.model.package(def.package).name, def.name);
-                let status = match &def.kind {
-                    TypeDefKind::Error { status, .. } => status.unwrap_or(400),
-                    _ => 400,
-                };
+                let uri = self.model.error_type_uri(t.error);
+                let status = self.model.error_status(t.error);
                 quote!(::svcgen::__private::ErrorDescriptor { name: #ename, type_uri: #uri, http_status: #status })
             });
             quote! {

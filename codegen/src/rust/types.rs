@@ -114,9 +114,12 @@ impl<'m> Gen<'m> {
         let def = self.model.ty(id);
         match &def.kind {
             TypeDefKind::Struct { fields } => self.emit_struct(id, def, fields, None),
-            TypeDefKind::Error { status, fields } => {
-                self.emit_struct(id, def, fields, Some(status.unwrap_or(400)))
-            }
+            TypeDefKind::Error { status, fields } => self.emit_struct(
+                id,
+                def,
+                fields,
+                Some(status.unwrap_or(svcgen_idl::model::DEFAULT_ERROR_STATUS)),
+            ),
             TypeDefKind::Enum { variants } => emit_enum(def, variants),
             TypeDefKind::Union { cases } => self.emit_union(id, def, cases),
             TypeDefKind::Alias { target } => {
@@ -150,8 +153,7 @@ impl<'m> Gen<'m> {
             .collect();
         let validate = self.emit_validate(&quote!(#name), fields, Scope::Package);
         let error_impls = error.map(|status| {
-            let package = &self.model.package(def.package).name;
-            let type_uri = format!("urn:svcgen:error:{package}.{}", def.name);
+            let type_uri = self.model.error_type_uri(id);
             let wire = &def.name;
             quote! {
                 impl ::core::fmt::Display for #name {

@@ -1,4 +1,4 @@
-//! An external tool calls the server from its OpenAPI document: schemathesis (PyPI) generates
+//! An external tool calls the server from its `OpenAPI` document: schemathesis (from `PyPI`) generates
 //! requests from `svcgen openapi`'s output and checks every response against it — status
 //! codes, content types, bodies (JSON and server-sent events), headers.
 //!

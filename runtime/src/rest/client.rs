@@ -138,6 +138,21 @@ impl RestClient {
         ctx: &Context,
         request: &Req,
     ) -> Result<reqwest::Response, Status> {
+        let span = tracing::debug_span!(
+            "svcgen.client",
+            binding = "rest",
+            method = method.name,
+            correlation_id = ctx.correlation_id(),
+        );
+        tracing::Instrument::instrument(self.send_in_span(method, ctx, request), span).await
+    }
+
+    async fn send_in_span<Req: Serialize>(
+        &self,
+        method: &MethodDescriptor,
+        ctx: &Context,
+        request: &Req,
+    ) -> Result<reqwest::Response, Status> {
         if ctx.is_expired() {
             return Err(Status::deadline_exceeded("the deadline passed before the call was sent"));
         }
@@ -256,11 +271,10 @@ async fn error_status(response: reqwest::Response) -> Status {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with(PROBLEM_JSON) || v.starts_with("application/json"));
     let body = response.bytes().await.unwrap_or_default();
-    if is_problem {
-        if let Ok(problem) = serde_json::from_slice::<Problem>(&body) {
+    if is_problem
+        && let Ok(problem) = serde_json::from_slice::<Problem>(&body) {
             return Status::from_problem(problem);
         }
-    }
     let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
     Status::new(Code::from_http(http), format!("HTTP {http}: {text}"))
 }
