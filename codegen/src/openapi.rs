@@ -1361,11 +1361,10 @@ fn describe(docs: &[String], deprecated: Option<&str>) -> Option<String> {
 fn scalar_schema(scalar: Scalar) -> Schema {
     let integer = |format: &str, bounded: bool| {
         let mut schema = Schema::of_type(InstanceType::Integer).with_format(format);
-        if bounded
-            && let Some((lo, hi)) = scalar.int_range() {
-                schema.minimum = json_number(Number::Int(lo));
-                schema.maximum = json_number(Number::Int(hi));
-            }
+        if bounded && let Some((lo, hi)) = scalar.int_range() {
+            schema.minimum = json_number(Number::Int(lo));
+            schema.maximum = json_number(Number::Int(hi));
+        }
         schema
     };
     match scalar {

@@ -1149,12 +1149,13 @@ fn main() {
             let newest_source =
                 std::fs::read_dir(&src).into_iter().flatten().filter_map(|e| modified(&e.ok()?.path())).max();
             if let (Some(b), Some(s)) = (modified(&bin), newest_source)
-                && b < s {
-                    println!(
-                        "\n  warning: {} is older than idl/src; rebuild it to time the current code",
-                        bin.display()
-                    );
-                }
+                && b < s
+            {
+                println!(
+                    "\n  warning: {} is older than idl/src; rebuild it to time the current code",
+                    bin.display()
+                );
+            }
             for r in 0..warmup + rounds.min(10) {
                 let start = Instant::now();
                 let out =

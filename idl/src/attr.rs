@@ -464,14 +464,15 @@ impl<'a> Args<'a, '_> {
             return None;
         }
         if let (Some(min), Some(max)) = (bounds.min, bounds.max)
-            && min.as_f64() > max.as_f64() {
-                self.diags.push(Diagnostic::error(
-                    "attribute-argument",
-                    self.attr.span,
-                    format!("`@{name}` has `min` greater than `max`"),
-                ));
-                return None;
-            }
+            && min.as_f64() > max.as_f64()
+        {
+            self.diags.push(Diagnostic::error(
+                "attribute-argument",
+                self.attr.span,
+                format!("`@{name}` has `min` greater than `max`"),
+            ));
+            return None;
+        }
         Some(bounds)
     }
 }

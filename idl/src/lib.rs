@@ -272,9 +272,10 @@ impl Loader<'_> {
         for import in &parsed.file.imports {
             let target = normalize(&dir.join(&import.path));
             if let Some(child) = self.load(&target, Some((id, import.path_span)), stack)
-                && !imports.contains(&child) {
-                    imports.push(child);
-                }
+                && !imports.contains(&child)
+            {
+                imports.push(child);
+            }
         }
         stack.pop();
         self.files[id.0 as usize] = Some((parsed, imports));

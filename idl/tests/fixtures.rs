@@ -22,9 +22,10 @@ struct Rooted {
 impl FileSystem for Rooted {
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
         if let Some((p, text)) = &self.overlay
-            && normalize(path) == *p {
-                return Ok(text.clone().into_bytes());
-            }
+            && normalize(path) == *p
+        {
+            return Ok(text.clone().into_bytes());
+        }
         std::fs::read(self.root.join(path))
     }
 }
@@ -69,6 +70,13 @@ fn valid_files_have_no_diagnostics_and_survive_formatting() {
 #[test]
 fn the_examples_are_valid_and_formatted() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let conformance = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance.svc");
+    let text = std::fs::read_to_string(&conformance).expect("readable");
+    assert_eq!(
+        fmt::format_source(FileId(0), &text).expect("parses"),
+        text,
+        "tests/conformance.svc is not formatted"
+    );
     for entry in walk(&root) {
         let rel = relative(&entry, &root);
         check_valid(&root, &rel);

@@ -15,9 +15,10 @@ fn corpus() -> Vec<(PathBuf, String)> {
         for entry in entries.flatten() {
             let path = entry.path();
             if path.extension().is_some_and(|e| e == "svc")
-                && let Ok(text) = std::fs::read_to_string(&path) {
-                    files.push((path, text));
-                }
+                && let Ok(text) = std::fs::read_to_string(&path)
+            {
+                files.push((path, text));
+            }
         }
     }
     files.sort();

@@ -95,9 +95,10 @@ impl Payload {
             },
         };
         if integral_floats_to_integers(&mut value)
-            && let Ok(decoded) = serde_json::from_value(value) {
-                return Ok(decoded);
-            }
+            && let Ok(decoded) = serde_json::from_value(value)
+        {
+            return Ok(decoded);
+        }
         Err(Status::invalid_argument(json_error(&error)))
     }
 }

@@ -136,9 +136,10 @@ fn format_tokens(tokens: &TokenStream) -> String {
         Ok(mut file) => {
             for item in &mut file.items {
                 if let Some(allow) = allowed_lints(item)
-                    && let Some(attrs) = item_attrs(item) {
-                        attrs.push(allow);
-                    }
+                    && let Some(attrs) = item_attrs(item)
+                {
+                    attrs.push(allow);
+                }
             }
             format!("{HEADER}\n{}", prettyplease::unparse(&file))
         }

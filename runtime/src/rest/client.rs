@@ -271,10 +271,9 @@ async fn error_status(response: reqwest::Response) -> Status {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with(PROBLEM_JSON) || v.starts_with("application/json"));
     let body = response.bytes().await.unwrap_or_default();
-    if is_problem
-        && let Ok(problem) = serde_json::from_slice::<Problem>(&body) {
-            return Status::from_problem(problem);
-        }
+    if is_problem && let Ok(problem) = serde_json::from_slice::<Problem>(&body) {
+        return Status::from_problem(problem);
+    }
     let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
     Status::new(Code::from_http(http), format!("HTTP {http}: {text}"))
 }

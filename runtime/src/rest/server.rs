@@ -205,12 +205,13 @@ async fn handle(
     let correlation_id = ctx.correlation_id().to_owned();
     let response = async {
         if let Some(value) = parts.headers.get(DEADLINE_MS)
-            && value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()).is_none_or(|ms| ms == 0) {
-                return Err(Status::invalid_fields(vec![Violation {
-                    field: DEADLINE_MS.to_owned(),
-                    message: "must be a whole number of milliseconds, at least 1".to_owned(),
-                }]));
-            }
+            && value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()).is_none_or(|ms| ms == 0)
+        {
+            return Err(Status::invalid_fields(vec![Violation {
+                field: DEADLINE_MS.to_owned(),
+                message: "must be a whole number of milliseconds, at least 1".to_owned(),
+            }]));
+        }
         if ctx.is_expired() {
             return Err(Status::deadline_exceeded("the deadline passed before the call started"));
         }
