@@ -156,23 +156,10 @@ fn generate(
     let output = compile(files, &RealFs);
     let _ = write!(err, "{}", output.render_diagnostics());
     let Ok(generated) = crate::rust::generate_from(&output) else { return 1 };
-    if let Err(e) = std::fs::create_dir_all(out_dir) {
-        let _ = writeln!(err, "error: cannot create `{}`: {e}", out_dir.display());
-        return 1;
-    }
-    let mut written = Vec::new();
-    for file in &generated {
-        written.push((out_dir.join(file.file_name()), file.source.clone()));
-    }
-    written.push((out_dir.join("mod.rs"), crate::rust::module_index(&generated)));
-    for (path, source) in &written {
-        if let Err(e) = std::fs::write(path, source) {
-            let _ = writeln!(err, "error: cannot write `{}`: {e}", path.display());
-            return 1;
-        }
-        let _ = writeln!(out, "wrote {}", path.display());
-    }
-    0
+    let mut written: Vec<(String, String)> =
+        generated.iter().map(|f| (f.file_name(), f.source.clone())).collect();
+    written.push(("mod.rs".to_owned(), crate::rust::module_index(&generated)));
+    write_files(out_dir, written, out, err)
 }
 
 fn doc(
@@ -184,20 +171,29 @@ fn doc(
     let compiled = compile(files, &RealFs);
     let _ = write!(err, "{}", compiled.render_diagnostics());
     let Some(model) = &compiled.model else { return 1 };
-    let pages = match crate::doc::render(model) {
-        Ok(pages) => pages,
+    match crate::doc::render(model) {
+        Ok(pages) => write_files(out_dir, pages.into_iter().map(|p| (p.path, p.contents)), out, err),
         Err(e) => {
             let _ = writeln!(err, "error: {e}");
-            return 1;
+            1
         }
-    };
-    if let Err(e) = std::fs::create_dir_all(out_dir) {
-        let _ = writeln!(err, "error: cannot create `{}`: {e}", out_dir.display());
+    }
+}
+
+/// Writes `(file name, contents)` pairs into `dir` (created if missing), naming each on `out`.
+fn write_files(
+    dir: &std::path::Path,
+    files: impl IntoIterator<Item = (String, String)>,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> u8 {
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        let _ = writeln!(err, "error: cannot create `{}`: {e}", dir.display());
         return 1;
     }
-    for page in &pages {
-        let path = out_dir.join(&page.path);
-        if let Err(e) = std::fs::write(&path, &page.contents) {
+    for (name, contents) in files {
+        let path = dir.join(name);
+        if let Err(e) = std::fs::write(&path, contents) {
             let _ = writeln!(err, "error: cannot write `{}`: {e}", path.display());
             return 1;
         }

@@ -26,8 +26,8 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use svcgen_idl::Model;
 use svcgen_idl::model::{
-    Bounds, Constraints, Field, HttpMethod, Method, Number, Returns, Scalar, Segment, Service, Type, TypeDef,
-    TypeDefKind, TypeId, TypeKind, Value, ValueNode, parse_path_template,
+    Bounds, Constraints, Field, HttpMethod, Method, Number, Returns, Scalar, Service, Type, TypeDef,
+    TypeDefKind, TypeId, TypeKind, Value, ValueNode, path_param_names,
 };
 
 /// The `OpenAPI` version the documents follow.
@@ -805,17 +805,7 @@ impl<'m> Emitter<'m> {
         verb: HttpMethod,
         route: &str,
     ) -> Operation {
-        let path_names: Vec<String> = parse_path_template(route)
-            .map(|segments| {
-                segments
-                    .into_iter()
-                    .filter_map(|s| match s {
-                        Segment::Param(name) => Some(name),
-                        Segment::Literal(_) => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let path_names: Vec<String> = path_param_names(route);
 
         let mut parameters = Vec::new();
         for name in &path_names {

@@ -4,47 +4,15 @@
 //! and that is self-contained; user docs escaped in HTML and kept in Markdown.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use scraper::{ElementRef, Html, Selector};
 use svcgen_codegen::doc::{DocFile, render};
 use svcgen_idl::model::Service;
-use svcgen_idl::{MemoryFs, Model, RealFs, compile};
+mod common;
 
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
-}
-
-fn model_of(path: &Path) -> Model {
-    let output = compile(&[path], &RealFs);
-    match output.model {
-        Some(model) => model,
-        None => panic!("{} is invalid:\n{}", path.display(), output.render_diagnostics()),
-    }
-}
-
-fn model_from_text(files: &[(&str, &str)]) -> Model {
-    let fs = MemoryFs::new(files.iter().copied());
-    let output = compile(&[files[0].0], &fs);
-    match output.model {
-        Some(model) => model,
-        None => panic!("invalid test model:\n{}", output.render_diagnostics()),
-    }
-}
-
-/// The example and every valid fixture, in a stable order.
-fn inputs() -> Vec<PathBuf> {
-    let mut fixtures: Vec<PathBuf> = std::fs::read_dir(repo("tests/fixtures/valid"))
-        .expect("the fixtures folder")
-        .map(|entry| entry.expect("a directory entry").path())
-        .filter(|path| path.extension().is_some_and(|e| e == "svc"))
-        .collect();
-    fixtures.sort();
-    assert!(fixtures.len() >= 30, "expected the valid fixtures, found {}", fixtures.len());
-    let mut all = vec![repo("examples/shop/shop.svc")];
-    all.extend(fixtures);
-    all
-}
+use common::{inputs, model_from_text, model_of, repo};
+use svcgen_idl::Model;
 
 /// The rendered files by path.
 struct Site {

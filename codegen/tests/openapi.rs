@@ -4,40 +4,17 @@
 //! validator is missing; set up with
 //! `pip install openapi-spec-validator "openapi-schema-validator[ecma-regex]"`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::{Value, json};
 use svcgen_codegen::openapi::{self, Document, duration_text, openapi_path};
-use svcgen_idl::{MemoryFs, Model, RealFs, compile};
+mod common;
+
+use common::{inputs, model_of, repo};
+use svcgen_idl::{MemoryFs, compile};
 
 const PIP_INSTALL: &str = r#"pip install openapi-spec-validator "openapi-schema-validator[ecma-regex]""#;
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
-}
-
-fn model_of(path: &Path) -> Model {
-    let output = compile(&[path], &RealFs);
-    match output.model {
-        Some(model) => model,
-        None => panic!("{} is invalid:\n{}", path.display(), output.render_diagnostics()),
-    }
-}
-
-/// The example and every valid fixture, in a stable order.
-fn inputs() -> Vec<PathBuf> {
-    let mut fixtures: Vec<PathBuf> = std::fs::read_dir(repo("tests/fixtures/valid"))
-        .expect("the fixtures folder")
-        .map(|entry| entry.expect("a directory entry").path())
-        .filter(|path| path.extension().is_some_and(|e| e == "svc"))
-        .collect();
-    fixtures.sort();
-    assert!(fixtures.len() >= 30, "expected the valid fixtures, found {}", fixtures.len());
-    let mut all = vec![repo("examples/shop/shop.svc")];
-    all.extend(fixtures);
-    all
-}
 
 /// The document as the JSON text `svcgen openapi` writes, read back.
 fn json_of(document: &Document) -> Value {

@@ -512,6 +512,22 @@ pub enum Segment {
     Param(String),
 }
 
+/// The parameter names of a path template, in order (none for a malformed template).
+#[must_use]
+pub fn path_param_names(path: &str) -> Vec<String> {
+    parse_path_template(path)
+        .map(|segments| {
+            segments
+                .into_iter()
+                .filter_map(|s| match s {
+                    Segment::Param(name) => Some(name),
+                    Segment::Literal(_) => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Splits a path template into literal text and `{param}` pieces.
 ///
 /// # Errors
@@ -655,6 +671,12 @@ impl Model {
 }
 
 impl Method {
+    /// The names of the parameters that travel in the REST path (`{id}` in `/products/{id}`).
+    #[must_use]
+    pub fn path_params(&self, service: &Service) -> Vec<String> {
+        path_param_names(&self.route(service).1)
+    }
+
     /// The HTTP verb and path this method is served at: the `@http` mapping, or the default
     /// `POST /{service_snake}/{method}`.
     #[must_use]

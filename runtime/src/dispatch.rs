@@ -64,8 +64,8 @@ fn json_error(e: &serde_json::Error) -> String {
     }
 }
 
-/// A request's arguments, as a transport received them.
-#[derive(Debug)]
+/// A request's arguments, as a transport received them (cheap to clone: bytes are shared).
+#[derive(Clone, Debug)]
 pub enum Payload {
     /// Encoded bytes.
     Encoded(Codec, bytes::Bytes),
@@ -182,4 +182,12 @@ pub trait Dispatch: Send + Sync + 'static {
         codec: Codec,
         ctx: Context,
     ) -> BoxFuture<'_, Result<Reply, Status>>;
+
+    /// Decodes and validates the arguments of a `@oneway` call without running it, so a
+    /// transport that acknowledges before the work runs (REST's `202`) can refuse bad input
+    /// first. Generated servers implement it for their oneway methods; `Ok` otherwise.
+    fn check(&self, method: &str, payload: &Payload) -> Result<(), Status> {
+        let _ = (method, payload);
+        Ok(())
+    }
 }

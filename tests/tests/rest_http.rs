@@ -172,6 +172,10 @@ async fn empty_and_oneway_replies() {
     let response =
         s.http.post(s.url("/conformance/record")).json(&json!({"note": "n1"})).send().await.expect("sent");
     assert_eq!(response.status(), 202);
+    // A oneway call is checked before it is accepted: bad input is a 400, not a 202.
+    let bad = s.http.post(s.url("/conformance/record")).json(&json!({"note": 7})).send().await.expect("sent");
+    let (status, p) = problem(bad).await;
+    assert_eq!((status, p["code"].as_str()), (400, Some("invalid_argument")));
 }
 
 #[tokio::test]

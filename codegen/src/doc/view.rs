@@ -10,8 +10,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use svcgen_idl::Model;
 use svcgen_idl::model::{
-    Bounds, Constraints, Docs, Event, Field, Method, Number, PackageId, Returns, Segment, Service, Type,
-    TypeDefKind, TypeId, TypeKind, Value, ValueNode, parse_path_template,
+    Bounds, Constraints, Docs, Event, Field, Method, Number, PackageId, Returns, Service, Type, TypeDefKind,
+    TypeId, TypeKind, Value, ValueNode, path_param_names,
 };
 
 /// The file name (without extension) of the index page.
@@ -396,17 +396,7 @@ impl Lowerer<'_> {
         let addresses = self.model.method_addresses(service, method);
         let (path_params, in_query) = match &addresses.rest {
             Some((verb, path)) => {
-                let params = parse_path_template(path)
-                    .map(|segments| {
-                        segments
-                            .into_iter()
-                            .filter_map(|s| match s {
-                                Segment::Param(name) => Some(name),
-                                Segment::Literal(_) => None,
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let params = path_param_names(path);
                 (params, verb.params_in_query())
             }
             None => (Vec::new(), false),

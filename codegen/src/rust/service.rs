@@ -235,6 +235,28 @@ impl Gen<'_> {
             };
             (wire.clone(), future)
         }).collect();
+        // `check` for oneway methods: decode and validate, nothing else.
+        let oneway: Vec<(String, &proc_macro2::Ident)> = service
+            .methods
+            .iter()
+            .zip(args)
+            .filter(|(m, _)| m.oneway)
+            .map(|(m, a)| (m.name.clone(), a))
+            .collect();
+        let check = (!oneway.is_empty()).then(|| {
+            let (wires, types): (Vec<&String>, Vec<&&proc_macro2::Ident>) = oneway.iter().map(|(w, a)| (w, a)).unzip();
+            quote! {
+                fn check(&self, method: &str, payload: &::svcgen::__private::Payload) -> ::core::result::Result<(), ::svcgen::Status> {
+                    #(
+                        if method == #wires {
+                            let args: __svcgen::#types = payload.clone().decode()?;
+                            return ::svcgen::__private::validate(&args);
+                        }
+                    )*
+                    ::core::result::Result::Ok(())
+                }
+            }
+        });
         let unknown = quote! {
             let status = ::svcgen::Status::unimplemented(::std::format!("no method `{method}`"));
             ::std::boxed::Box::pin(async move { ::core::result::Result::Err(status) })
@@ -284,6 +306,7 @@ impl Gen<'_> {
                 fn descriptor(&self) -> &'static ::svcgen::__private::ServiceDescriptor {
                     &__svcgen::#descriptor
                 }
+                #check
                 fn dispatch(
                     &self,
                     method: &str,

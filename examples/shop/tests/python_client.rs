@@ -1,33 +1,15 @@
 //! A client we did not write: `client.py` (Python standard library only) calls the example
 //! server exactly as the README documents.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
+mod common;
 
-struct Kill(std::process::Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::process::Command;
 
 #[test]
 fn python_calls_the_example_server() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shop"))
-        .args(["--serve", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the shop example starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let server = Kill(child);
-    let mut first = String::new();
-    BufReader::new(stdout).read_line(&mut first).expect("it prints its address");
-    let url = first.trim().strip_prefix("REST: ").expect("`REST: <url>`").to_owned();
-
+    let server = common::serve();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/client.py");
-    let output = Command::new("python3").arg(script).arg(&url).output().expect("python3 runs");
+    let output = Command::new("python3").arg(script).arg(&server.url).output().expect("python3 runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.trim_end().ends_with("OK"), "{stdout}");

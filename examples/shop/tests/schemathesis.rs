@@ -6,17 +6,9 @@
 //! refused, which no HTTP server should do. Invalid bodies and parameters are covered by the
 //! REST tests in `tests/tests/rest_http.rs`.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
+mod common;
 
-struct Kill(std::process::Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::process::Command;
 
 fn schemathesis() -> Command {
     let mut command = Command::new("python3");
@@ -42,23 +34,14 @@ fn schemathesis_finds_the_server_true_to_its_document() {
         assert!(ok, "schemathesis is not installed and pip could not install it: pip install schemathesis");
     }
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shop"))
-        .args(["--serve", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the shop example starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let server = Kill(child);
-    let mut first = String::new();
-    BufReader::new(stdout).read_line(&mut first).expect("it prints its address");
-    let url = first.trim().strip_prefix("REST: ").expect("`REST: <url>`").to_owned();
+    let server = common::serve();
 
     let run = schemathesis()
         .arg("run")
         .arg(&document)
         .args([
             "--url",
-            &url,
+            &server.url,
             "--max-examples",
             "25",
             "--seed",

@@ -361,7 +361,8 @@ async fn call(
 ) -> Result<Response, Status> {
     let remaining = ctx.remaining();
     if method.kind == MethodKind::Oneway {
-        // Fire and forget: accepted now, worked on in the background.
+        // Fire and forget: checked and accepted now, worked on in the background.
+        service.check(method.name, &payload)?;
         let correlation_id = ctx.correlation_id().to_owned();
         tokio::spawn(
             async move {
