@@ -16,6 +16,16 @@ pub enum Channel {
     /// HTTP/JSON.
     #[cfg(feature = "rest")]
     Rest(crate::rest::RestClient),
+    /// Binary frames over TCP.
+    #[cfg(feature = "rpc")]
+    Rpc(crate::rpc::RpcClient),
+}
+
+#[cfg(feature = "rpc")]
+impl From<crate::rpc::RpcClient> for Channel {
+    fn from(client: crate::rpc::RpcClient) -> Self {
+        Channel::Rpc(client)
+    }
 }
 
 #[cfg(feature = "rest")]
@@ -35,6 +45,13 @@ impl Channel {
         crate::rest::RestClient::new(base_url).map(Channel::Rest)
     }
 
+    /// An RPC channel to `addr` (`host:port`); it connects on the first call.
+    #[cfg(feature = "rpc")]
+    #[must_use]
+    pub fn rpc(addr: &str) -> Self {
+        Channel::Rpc(crate::rpc::RpcClient::new(addr))
+    }
+
     /// Calls a method that returns one value.
     ///
     /// # Errors
@@ -48,6 +65,8 @@ impl Channel {
         match self {
             #[cfg(feature = "rest")]
             Channel::Rest(client) => client.unary(method, ctx, request).await,
+            #[cfg(feature = "rpc")]
+            Channel::Rpc(client) => client.unary(method, ctx, request).await,
             #[allow(unreachable_patterns)]
             _ => Err(no_binding(method, ctx, request)),
         }
@@ -66,6 +85,8 @@ impl Channel {
         match self {
             #[cfg(feature = "rest")]
             Channel::Rest(client) => client.empty(method, ctx, request).await,
+            #[cfg(feature = "rpc")]
+            Channel::Rpc(client) => client.empty(method, ctx, request).await,
             #[allow(unreachable_patterns)]
             _ => Err(no_binding(method, ctx, request)),
         }
@@ -84,6 +105,8 @@ impl Channel {
         match self {
             #[cfg(feature = "rest")]
             Channel::Rest(client) => client.stream(method, ctx, request).await,
+            #[cfg(feature = "rpc")]
+            Channel::Rpc(client) => client.stream(method, ctx, request).await,
             #[allow(unreachable_patterns)]
             _ => Err(no_binding(method, ctx, request)),
         }

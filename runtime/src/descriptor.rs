@@ -89,6 +89,8 @@ pub struct ErrorDescriptor {
 /// A method.
 #[derive(Clone, Copy, Debug)]
 pub struct MethodDescriptor {
+    /// The service it belongs to, `package.Service` (how RPC and queue address it).
+    pub service: &'static str,
     /// Its name on the wire.
     pub name: &'static str,
     /// The result shape.

@@ -33,6 +33,9 @@ where
 pub enum Codec {
     /// JSON (REST, text sockets, the queue by default).
     Json,
+    /// `MessagePack` with named fields (RPC, binary sockets): compact, and like JSON it survives
+    /// compatible schema change (unknown fields are skipped, variants travel by name).
+    MsgPack,
 }
 
 impl Codec {
@@ -40,6 +43,9 @@ impl Codec {
     pub fn encode<T: Serialize + ?Sized>(self, value: &T) -> Result<bytes::Bytes, Status> {
         match self {
             Codec::Json => serde_json::to_vec(value)
+                .map(bytes::Bytes::from)
+                .map_err(|e| Status::internal(format!("cannot encode the reply: {e}"))),
+            Codec::MsgPack => rmp_serde::to_vec_named(value)
                 .map(bytes::Bytes::from)
                 .map_err(|e| Status::internal(format!("cannot encode the reply: {e}"))),
         }
@@ -51,6 +57,8 @@ impl Codec {
             Codec::Json => {
                 serde_json::from_slice(bytes).map_err(|e| Status::invalid_argument(json_error(&e)))
             }
+            Codec::MsgPack => rmp_serde::from_slice(bytes)
+                .map_err(|e| Status::invalid_argument(format!("invalid request: {e}"))),
         }
     }
 }
@@ -89,6 +97,7 @@ impl Payload {
                 },
                 Err(e) => return Err(Status::invalid_argument(json_error(&e))),
             },
+            Payload::Encoded(codec, bytes) => return codec.decode(&bytes),
             Payload::Json(value) => match serde_json::from_value::<T>(value.clone()) {
                 Ok(decoded) => return Ok(decoded),
                 Err(e) => (value, e),

@@ -12,6 +12,8 @@ pub mod descriptor;
 pub mod dispatch;
 #[cfg(feature = "rest")]
 pub mod rest;
+#[cfg(feature = "rpc")]
+pub mod rpc;
 pub mod status;
 pub mod types;
 pub mod validate;

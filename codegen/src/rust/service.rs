@@ -329,7 +329,7 @@ impl Gen<'_> {
         let trait_name = type_ident(&service.name);
         let client = format_ident!("{}Client", type_name(&service.name));
         let doc = format!(
-            " Calls a remote [`{trait_name}`]. The binding is chosen when it is made (`{client}::rest(url)`); every call reads the same after that."
+            " Calls a remote [`{trait_name}`]. The binding is chosen when it is made (`{client}::rest(url)`, `{client}::rpc(addr)`); every call reads the same after that."
         );
         let mut inherent = Vec::new();
         let mut impls = Vec::new();
@@ -390,6 +390,12 @@ impl Gen<'_> {
                 pub fn rest(base_url: &str) -> ::core::result::Result<Self, ::svcgen::Status> {
                     ::svcgen::Channel::rest(base_url).map(Self::new)
                 }
+                /// A client of the RPC server at `addr` (`host:port`); it connects on the first
+                /// call and reconnects with backoff.
+                #[must_use]
+                pub fn rpc(addr: &str) -> Self {
+                    Self::new(::svcgen::Channel::rpc(addr))
+                }
                 /// The same client, making its calls as part of `ctx` (its correlation id,
                 /// trace and deadline), as a service does when it calls another.
                 #[must_use]
@@ -446,6 +452,7 @@ impl Gen<'_> {
         let package = &self.model.package(service.package).name;
         let name = &service.name;
         let wire = service.wire_name();
+        let qualified = format!("{package}.{name}");
         let methods = service.methods.iter().map(|m| {
             let method_name = &m.name;
             let kind = match (&m.returns, m.oneway) {
@@ -476,6 +483,7 @@ impl Gen<'_> {
             });
             quote! {
                 ::svcgen::__private::MethodDescriptor {
+                    service: #qualified,
                     name: #method_name,
                     kind: ::svcgen::__private::MethodKind::#kind,
                     http_method: ::svcgen::__private::HttpMethod::#verb,

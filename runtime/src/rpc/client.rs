@@ -1,0 +1,433 @@
+//! The RPC client: one connection, many calls in flight, reconnection with backoff.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::sync::{mpsc, oneshot};
+
+use super::frame::{Frame, HANDSHAKE, MAGIC};
+use super::{RpcConfig, head_of, status_of, write_frames};
+use crate::context::Context;
+use crate::descriptor::MethodDescriptor;
+use crate::dispatch::{Codec, Streaming};
+use crate::status::{Code, Status};
+
+/// Calls services over the RPC protocol. Cheap to clone: clones share one connection.
+#[derive(Clone, Debug)]
+pub struct RpcClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    addr: String,
+    config: RpcConfig,
+    state: tokio::sync::Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    conn: Option<Arc<Conn>>,
+    failures: u32,
+    retry_at: Option<Instant>,
+}
+
+/// Where the answer to a call goes.
+enum Slot {
+    Unary(oneshot::Sender<Result<Bytes, Status>>),
+    /// Items; the flag is set when the consumer fell behind and the stream was cut.
+    Stream(mpsc::Sender<Result<Bytes, Status>>, Arc<AtomicBool>),
+}
+
+#[derive(Debug)]
+struct Conn {
+    tx: mpsc::Sender<Bytes>,
+    calls: Mutex<HashMap<u32, SlotBox>>,
+    next: AtomicU32,
+    open: AtomicBool,
+}
+
+/// `Slot` is not `Debug`; this wrapper is, for `Conn`'s sake.
+struct SlotBox(Slot);
+
+impl std::fmt::Debug for SlotBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.0 {
+            Slot::Unary(_) => "Unary",
+            Slot::Stream(..) => "Stream",
+        })
+    }
+}
+
+impl Conn {
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<u32, SlotBox>> {
+        self.calls.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Routes one frame from the server to its call.
+    fn deliver(&self, frame: Frame) -> Result<(), Status> {
+        match frame {
+            Frame::Reply { call, payload } => self.finish(call, Ok(payload)),
+            Frame::Error { call, problem } => self.finish(call, Err(status_of(&problem))),
+            Frame::StreamItem { call, payload } => {
+                let mut slots = self.slots();
+                if let Some(SlotBox(Slot::Stream(items, overflow))) = slots.get(&call)
+                    && items.try_send(Ok(payload)).is_err()
+                {
+                    // The consumer fell behind (or is gone): cut this stream, not the connection.
+                    overflow.store(true, Ordering::Release);
+                    slots.remove(&call);
+                    let _ = self.tx.try_send(Frame::Cancel { call }.to_bytes());
+                }
+            }
+            Frame::StreamEnd { call } => {
+                self.slots().remove(&call);
+            }
+            Frame::Ping { nonce } => {
+                let _ = self.tx.try_send(Frame::Pong { nonce }.to_bytes());
+            }
+            Frame::Pong { .. } => {}
+            Frame::GoAway { .. } => self.open.store(false, Ordering::Release),
+            Frame::Request { .. } | Frame::Cancel { .. } => {
+                return Err(Status::unavailable("the server sent a client frame"));
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&self, call: u32, result: Result<Bytes, Status>) {
+        match self.slots().remove(&call) {
+            Some(SlotBox(Slot::Unary(reply))) => {
+                let _ = reply.send(result);
+            }
+            Some(SlotBox(Slot::Stream(items, _))) => {
+                // A reply to a stream call: an error before any item, or a server bug.
+                let _ = items
+                    .try_send(result.and_then(|_| Err(Status::internal("a stream call got a single reply"))));
+            }
+            None => {} // late or duplicate: the caller gave up already
+        }
+    }
+
+    /// The connection is gone: every call in flight fails with `status`.
+    fn close(&self, status: &Status) {
+        self.open.store(false, Ordering::Release);
+        for (_, SlotBox(slot)) in self.slots().drain() {
+            match slot {
+                Slot::Unary(reply) => {
+                    let _ = reply.send(Err(status.clone()));
+                }
+                Slot::Stream(items, _) => {
+                    let _ = items.try_send(Err(status.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Sends `Cancel` for a call whose caller stopped waiting.
+struct CancelOnDrop {
+    conn: Arc<Conn>,
+    call: u32,
+    armed: bool,
+}
+
+impl CancelOnDrop {
+    /// The call finished: nothing to cancel.
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if self.armed && self.conn.slots().remove(&self.call).is_some() {
+            let _ = self.conn.tx.try_send(Frame::Cancel { call: self.call }.to_bytes());
+        }
+    }
+}
+
+impl RpcClient {
+    /// A client of the server at `addr` (`host:port`); it connects on the first call.
+    #[must_use]
+    pub fn new(addr: &str) -> Self {
+        Self::with_config(addr, RpcConfig::default())
+    }
+
+    /// A client with explicit limits and timings.
+    #[must_use]
+    pub fn with_config(addr: &str, config: RpcConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner { addr: addr.to_owned(), config, state: tokio::sync::Mutex::default() }),
+        }
+    }
+
+    /// Calls a method that returns one value.
+    ///
+    /// # Errors
+    /// The call's status: the server's error, `unavailable` when it cannot be reached or the
+    /// connection drops, `deadline_exceeded` when the context's deadline passes.
+    pub async fn unary<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        method: &MethodDescriptor,
+        ctx: &Context,
+        request: &Req,
+    ) -> Result<Resp, Status> {
+        let bytes = self.call(method, ctx, request).await?;
+        Codec::MsgPack
+            .decode(&bytes)
+            .map_err(|e| Status::internal(format!("the server's reply is not valid: {}", e.message())))
+    }
+
+    /// Calls a method that returns nothing (or a oneway one: done once the server accepted it).
+    ///
+    /// # Errors
+    /// As [`RpcClient::unary`].
+    pub async fn empty<Req: Serialize>(
+        &self,
+        method: &MethodDescriptor,
+        ctx: &Context,
+        request: &Req,
+    ) -> Result<(), Status> {
+        self.call(method, ctx, request).await.map(drop)
+    }
+
+    async fn call<Req: Serialize>(
+        &self,
+        method: &MethodDescriptor,
+        ctx: &Context,
+        request: &Req,
+    ) -> Result<Bytes, Status> {
+        let payload = encode(request)?;
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let (conn, call) = self.start(method, ctx, payload, Slot::Unary(reply_tx)).await?;
+        let mut guard = CancelOnDrop { conn, call, armed: true };
+        let reply = match ctx.remaining() {
+            Some(left) => tokio::time::timeout(left, reply_rx).await.map_err(|_| deadline())?,
+            None => reply_rx.await,
+        };
+        guard.disarm();
+        reply.map_err(|_| Status::unavailable("the connection closed during the call"))?
+    }
+
+    /// Calls a method that streams values.
+    ///
+    /// # Errors
+    /// As [`RpcClient::unary`] for the call itself; errors during the stream are its items.
+    pub async fn stream<Req: Serialize, Item: DeserializeOwned + Send + 'static>(
+        &self,
+        method: &MethodDescriptor,
+        ctx: &Context,
+        request: &Req,
+    ) -> Result<Streaming<Item>, Status> {
+        let payload = encode(request)?;
+        let (items_tx, mut items) = mpsc::channel(256);
+        let overflow = Arc::new(AtomicBool::new(false));
+        let (conn, call) = self.start(method, ctx, payload, Slot::Stream(items_tx, overflow.clone())).await?;
+        let mut guard = CancelOnDrop { conn, call, armed: true };
+        // The first message tells a failed call from a stream.
+        let first = match ctx.remaining() {
+            Some(left) => tokio::time::timeout(left, items.recv()).await.map_err(|_| deadline())?,
+            None => items.recv().await,
+        };
+        let first = match first {
+            Some(Err(status)) => {
+                guard.disarm();
+                return Err(status);
+            }
+            other => other,
+        };
+        let state = (Some(first), items, guard, overflow);
+        let stream =
+            futures_util::stream::unfold(state, |(pending, mut items, mut guard, overflow)| async move {
+                let next = match pending {
+                    Some(first) => first,
+                    None => items.recv().await,
+                };
+                let item = match next {
+                    Some(Ok(bytes)) => Codec::MsgPack.decode::<Item>(&bytes).map_err(|e| {
+                        Status::internal(format!("a streamed item is not valid: {}", e.message()))
+                    }),
+                    Some(Err(status)) => {
+                        guard.disarm();
+                        Err(status)
+                    }
+                    None if overflow.swap(false, Ordering::AcqRel) => Err(Status::new(
+                        Code::ResourceExhausted,
+                        "the stream was cut: its consumer fell behind",
+                    )),
+                    None => {
+                        guard.disarm();
+                        return None;
+                    }
+                };
+                Some((item, (None, items, guard, overflow)))
+            });
+        Ok(Box::pin(stream))
+    }
+
+    /// Registers a call and sends its request.
+    async fn start(
+        &self,
+        method: &MethodDescriptor,
+        ctx: &Context,
+        payload: Bytes,
+        slot: Slot,
+    ) -> Result<(Arc<Conn>, u32), Status> {
+        if ctx.is_expired() {
+            return Err(Status::deadline_exceeded("the deadline passed before the call was sent"));
+        }
+        let conn = self.connection().await?;
+        let call = conn.next.fetch_add(1, Ordering::Relaxed);
+        conn.slots().insert(call, SlotBox(slot));
+        let frame =
+            Frame::Request { call, head: head_of(method.service, method.name, ctx), payload }.to_bytes();
+        if frame.len() > self.inner.config.max_frame {
+            conn.slots().remove(&call);
+            return Err(Status::new(
+                Code::PayloadTooLarge,
+                format!("the request is larger than {} bytes", self.inner.config.max_frame),
+            ));
+        }
+        if conn.tx.send(frame).await.is_err() {
+            conn.slots().remove(&call);
+            return Err(Status::unavailable("the connection closed"));
+        }
+        Ok((conn, call))
+    }
+
+    /// The open connection, or a new one; after failures, not before the backoff has passed.
+    async fn connection(&self) -> Result<Arc<Conn>, Status> {
+        let mut state = self.inner.state.lock().await;
+        if let Some(conn) = &state.conn
+            && conn.open.load(Ordering::Acquire)
+        {
+            return Ok(conn.clone());
+        }
+        if let Some(at) = state.retry_at {
+            let now = Instant::now();
+            if now < at {
+                return Err(Status::unavailable(format!(
+                    "cannot reach {}; next attempt in {} ms",
+                    self.inner.addr,
+                    (at - now).as_millis()
+                )));
+            }
+        }
+        match self.connect().await {
+            Ok(conn) => {
+                state.conn = Some(conn.clone());
+                state.failures = 0;
+                state.retry_at = None;
+                Ok(conn)
+            }
+            Err(status) => {
+                state.failures = state.failures.saturating_add(1);
+                state.retry_at =
+                    Some(Instant::now() + backoff(state.failures, self.inner.config.max_backoff));
+                Err(status)
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<Arc<Conn>, Status> {
+        let config = &self.inner.config;
+        let addr = &self.inner.addr;
+        let unreachable =
+            |e: &dyn std::fmt::Display| Status::unavailable(format!("cannot reach {addr}: {e}"));
+        let stream = tokio::time::timeout(config.connect_timeout, tokio::net::TcpStream::connect(addr))
+            .await
+            .map_err(|e| unreachable(&e))?
+            .map_err(|e| unreachable(&e))?;
+        let _ = stream.set_nodelay(true);
+        let (mut reader, mut writer) = stream.into_split();
+        writer.write_all(&HANDSHAKE).await.map_err(|e| unreachable(&e))?;
+        let mut answer = [0u8; 8];
+        tokio::time::timeout(config.handshake_timeout, reader.read_exact(&mut answer))
+            .await
+            .map_err(|e| unreachable(&e))?
+            .map_err(|e| unreachable(&e))?;
+        if answer[..4] != MAGIC || answer[4] != HANDSHAKE[4] {
+            return Err(Status::unavailable(format!(
+                "{addr} does not speak svcgen RPC version {}",
+                HANDSHAKE[4]
+            )));
+        }
+        let (tx, rx) = mpsc::channel(1024);
+        let conn = Arc::new(Conn {
+            tx,
+            calls: Mutex::default(),
+            next: AtomicU32::new(1),
+            open: AtomicBool::new(true),
+        });
+        tokio::spawn(write_frames(writer, rx));
+        tokio::spawn(read_frames(Arc::downgrade(&conn), reader, config.clone()));
+        tokio::spawn(keepalive(Arc::downgrade(&conn), config.keepalive));
+        Ok(conn)
+    }
+}
+
+fn encode<Req: Serialize>(request: &Req) -> Result<Bytes, Status> {
+    Codec::MsgPack
+        .encode(request)
+        .map_err(|e| Status::invalid_argument(format!("cannot encode the request: {}", e.message())))
+}
+
+fn deadline() -> Status {
+    Status::deadline_exceeded("the deadline passed while waiting for the server")
+}
+
+/// 100 ms, doubling per failure, capped, with up to 50 % random jitter.
+fn backoff(failures: u32, max: Duration) -> Duration {
+    let base = Duration::from_millis(100).saturating_mul(1u32 << failures.min(16)).min(max);
+    let jitter = u32::try_from(uuid::Uuid::new_v4().as_u128() % 1000).unwrap_or(0);
+    base.mul_f64(0.5 + f64::from(jitter) / 2000.0)
+}
+
+async fn read_frames(conn: Weak<Conn>, mut reader: tokio::net::tcp::OwnedReadHalf, config: RpcConfig) {
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    loop {
+        loop {
+            let Some(c) = conn.upgrade() else { return };
+            match Frame::decode(&mut buf, config.max_frame) {
+                Ok(Some(frame)) => {
+                    if let Err(status) = c.deliver(frame) {
+                        c.close(&status);
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    c.close(&Status::unavailable(format!("protocol error: {error}")));
+                    return;
+                }
+            }
+        }
+        let read = tokio::time::timeout(config.keepalive * 3, reader.read_buf(&mut buf)).await;
+        if !matches!(read, Ok(Ok(n)) if n > 0) {
+            if let Some(c) = conn.upgrade() {
+                c.close(&Status::unavailable("the connection to the server was lost"));
+            }
+            return;
+        }
+    }
+}
+
+async fn keepalive(conn: Weak<Conn>, every: Duration) {
+    let mut nonce = 0u32;
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(c) = conn.upgrade() else { return };
+        if !c.open.load(Ordering::Acquire) {
+            return;
+        }
+        nonce = nonce.wrapping_add(1);
+        let _ = c.tx.try_send(Frame::Ping { nonce }.to_bytes());
+    }
+}

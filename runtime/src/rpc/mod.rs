@@ -1,0 +1,123 @@
+//! The RPC binding: our binary protocol over TCP, specified in `docs/protocol.md`.
+//!
+//! One long-lived connection carries many calls at once: length-prefixed frames, each call
+//! with its id, `MessagePack` payloads, the Context in every request, errors as RFC 9457
+//! problem documents. [`RpcServer`] serves any [`Dispatch`](crate::Dispatch); [`RpcClient`]
+//! calls it, reconnecting with backoff.
+
+mod client;
+pub mod frame;
+mod server;
+
+use std::time::Duration;
+
+pub use client::RpcClient;
+pub use server::{RpcServer, serve_connection};
+
+use crate::context::Context;
+use crate::status::Status;
+use frame::RequestHead;
+
+/// Limits and timings of an RPC server or client.
+#[derive(Clone, Debug)]
+pub struct RpcConfig {
+    /// The largest frame accepted, in bytes (default 16 MiB); a larger one closes the connection.
+    pub max_frame: usize,
+    /// Calls in flight per connection before the server stops reading (default 1024).
+    pub max_in_flight: usize,
+    /// A silent connection is pinged after this, and closed after three times it (default 20 s).
+    pub keepalive: Duration,
+    /// How long the handshake may take (default 5 s).
+    pub handshake_timeout: Duration,
+    /// How long a stopping server waits for calls in flight (default 10 s).
+    pub drain: Duration,
+    /// How long a client waits to connect (default 5 s).
+    pub connect_timeout: Duration,
+    /// The longest a client waits between reconnection attempts (default 5 s).
+    pub max_backoff: Duration,
+}
+
+impl Default for RpcConfig {
+    fn default() -> Self {
+        Self {
+            max_frame: 16 << 20,
+            max_in_flight: 1024,
+            keepalive: Duration::from_secs(20),
+            handshake_timeout: Duration::from_secs(5),
+            drain: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The Context a request carries.
+pub(crate) fn context_of(head: &RequestHead) -> Context {
+    let mut ctx = Context::new();
+    if !head.correlation_id.is_empty() {
+        ctx = ctx.with_correlation_id(&head.correlation_id);
+    }
+    if !head.traceparent.is_empty() {
+        ctx = ctx.with_traceparent(&head.traceparent);
+    }
+    if head.deadline_ms > 0 {
+        ctx = ctx.with_timeout(Duration::from_millis(head.deadline_ms.into()));
+    }
+    for (key, value) in &head.metadata {
+        ctx = ctx.with_metadata(key, value.clone());
+    }
+    ctx
+}
+
+/// The request head for a call made under `ctx` (the deadline as milliseconds left, at least 1).
+pub(crate) fn head_of(service: &str, method: &str, ctx: &Context) -> RequestHead {
+    RequestHead {
+        service: service.to_owned(),
+        method: method.to_owned(),
+        correlation_id: ctx.correlation_id().to_owned(),
+        traceparent: ctx.traceparent().unwrap_or_default().to_owned(),
+        deadline_ms: ctx.remaining().map_or(0, |r| u32::try_from(r.as_millis()).unwrap_or(u32::MAX).max(1)),
+        metadata: ctx
+            .metadata_iter()
+            .filter(|(k, v)| u16::try_from(k.len()).is_ok() && u16::try_from(v.len()).is_ok())
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+    }
+}
+
+/// A status as the problem document an `Error` frame carries (`MessagePack`).
+pub(crate) fn problem_bytes(status: &Status, ctx: &Context) -> bytes::Bytes {
+    let problem = status.to_problem(Some(ctx.correlation_id()));
+    rmp_serde::to_vec_named(&problem).map(bytes::Bytes::from).unwrap_or_default()
+}
+
+/// Writes frames as they come, several per syscall when several are ready (both sides).
+pub(crate) async fn write_frames<W: tokio::io::AsyncWrite + Unpin>(
+    writer: W,
+    mut rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+) {
+    use tokio::io::AsyncWriteExt as _;
+    let mut writer = tokio::io::BufWriter::with_capacity(64 * 1024, writer);
+    while let Some(frame) = rx.recv().await {
+        if writer.write_all(&frame).await.is_err() {
+            return;
+        }
+        while let Ok(more) = rx.try_recv() {
+            if writer.write_all(&more).await.is_err() {
+                return;
+            }
+        }
+        if writer.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = writer.shutdown().await;
+}
+
+/// The status an `Error` frame describes.
+pub(crate) fn status_of(problem: &[u8]) -> Status {
+    rmp_serde::from_slice::<crate::status::Problem>(problem).map_or_else(
+        |e| Status::internal(format!("the server's error is not readable: {e}")),
+        Status::from_problem,
+    )
+}

@@ -1,0 +1,321 @@
+//! The RPC server: one task reads each connection, one writes it, one runs each call.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{FutureExt as _, StreamExt as _};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tracing::Instrument as _;
+
+use super::frame::{CODEC_MSGPACK, Frame, FrameError, HANDSHAKE, MAGIC, VERSION};
+use super::{RpcConfig, context_of, problem_bytes, write_frames};
+use crate::context::Context;
+use crate::descriptor::MethodKind;
+use crate::dispatch::{Codec, Dispatch, Payload, Reply};
+use crate::status::{Code, Status};
+
+/// Serves services over the RPC protocol (`docs/protocol.md`).
+///
+/// ```no_run
+/// # async fn run(catalog: impl svcgen::Dispatch) -> std::io::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:9090").await?;
+/// svcgen::rpc::RpcServer::new().service(catalog).serve(listener).await
+/// # }
+/// ```
+#[derive(Default)]
+pub struct RpcServer {
+    services: HashMap<String, Arc<dyn Dispatch>>,
+    config: RpcConfig,
+}
+
+impl std::fmt::Debug for RpcServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcServer")
+            .field("services", &self.services.keys())
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+type Services = Arc<HashMap<String, Arc<dyn Dispatch>>>;
+
+impl RpcServer {
+    /// A server with no service yet.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a service (a generated `…Server`).
+    #[must_use]
+    pub fn service(mut self, service: impl Dispatch) -> Self {
+        let d = service.descriptor();
+        self.services.insert(format!("{}.{}", d.package, d.name), Arc::new(service));
+        self
+    }
+
+    /// Limits and timings.
+    #[must_use]
+    pub fn config(mut self, config: RpcConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Serves on `listener` until the process ends.
+    ///
+    /// # Errors
+    /// When accepting fails.
+    pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        self.serve_until(listener, std::future::pending::<()>()).await
+    }
+
+    /// Serves until `shutdown` completes; then every connection gets a `GoAway`, and calls in
+    /// flight are drained (up to the configured drain time).
+    ///
+    /// # Errors
+    /// When accepting fails.
+    pub async fn serve_until(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let services: Services = Arc::new(self.services);
+        let config = self.config;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut connections = tokio::task::JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => {
+                    let (stream, peer) = accepted?;
+                    let _ = stream.set_nodelay(true);
+                    let services = services.clone();
+                    let stop = stop_rx.clone();
+                    connections.spawn(
+                        serve_connection(stream, services, config.clone(), stop)
+                            .instrument(tracing::debug_span!("svcgen.rpc.connection", %peer)),
+                    );
+                }
+            }
+        }
+        let _ = stop_tx.send(true);
+        let _ =
+            tokio::time::timeout(config.drain, async { while connections.join_next().await.is_some() {} })
+                .await;
+        Ok(())
+    }
+}
+
+/// Serves one connection (any byte stream: TCP, a Unix socket).
+pub async fn serve_connection<S>(
+    stream: S,
+    services: Services,
+    config: RpcConfig,
+    mut stop: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let mut hello = [0u8; 8];
+    match tokio::time::timeout(config.handshake_timeout, reader.read_exact(&mut hello)).await {
+        Ok(Ok(_)) => {}
+        _ => return,
+    }
+    if hello[..4] != MAGIC || hello[4] != VERSION || hello[5] != CODEC_MSGPACK {
+        // Refuse: version 0 says "not this one"; then close.
+        let _ = writer.write_all(&[MAGIC[0], MAGIC[1], MAGIC[2], MAGIC[3], 0, 0, 0, 0]).await;
+        tracing::debug!("refused a connection: bad handshake {hello:02x?}");
+        return;
+    }
+    if writer.write_all(&HANDSHAKE).await.is_err() {
+        return;
+    }
+
+    let (tx, rx) = mpsc::channel::<Bytes>(1024);
+    let write_task = tokio::spawn(write_frames(writer, rx));
+    let permits = Arc::new(Semaphore::new(config.max_in_flight));
+    let calls: Arc<Mutex<HashMap<u32, tokio::task::AbortHandle>>> = Arc::default();
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut last_call = 0u32;
+    'read: loop {
+        // Hand out every complete frame before reading more.
+        loop {
+            match Frame::decode(&mut buf, config.max_frame) {
+                Ok(Some(frame)) => {
+                    if let Frame::Request { call, .. } = &frame {
+                        last_call = *call;
+                    }
+                    if !handle(frame, &services, &tx, &permits, &calls).await {
+                        break 'read;
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    protocol_error(&tx, last_call, &error).await;
+                    break 'read;
+                }
+            }
+        }
+        tokio::select! {
+            read = tokio::time::timeout(config.keepalive * 3, reader.read_buf(&mut buf)) => match read {
+                Ok(Ok(0) | Err(_)) | Err(_) => break,
+                Ok(Ok(_)) => {}
+            },
+            _ = stop.changed() => {
+                let _ = tx.send(Frame::GoAway { last: last_call, reason: "the server is shutting down".into() }.to_bytes()).await;
+                break;
+            }
+        }
+    }
+    // Drain: wait until every call has given its permit back.
+    let all = u32::try_from(config.max_in_flight).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(config.drain, permits.acquire_many(all)).await;
+    drop(tx);
+    let _ = write_task.await;
+}
+
+async fn protocol_error(tx: &mpsc::Sender<Bytes>, last: u32, error: &FrameError) {
+    tracing::warn!(%error, "closing a connection after a protocol error");
+    let _ = tx.send(Frame::GoAway { last, reason: error.to_string() }.to_bytes()).await;
+}
+
+/// Handles one frame from the client; `false` to close the connection.
+async fn handle(
+    frame: Frame,
+    services: &Services,
+    tx: &mpsc::Sender<Bytes>,
+    permits: &Arc<Semaphore>,
+    calls: &Arc<Mutex<HashMap<u32, tokio::task::AbortHandle>>>,
+) -> bool {
+    match frame {
+        Frame::Request { call, head, payload } => {
+            // Backpressure: at the in-flight limit, stop reading until a call finishes.
+            let Ok(permit) = permits.clone().acquire_owned().await else { return false };
+            let ctx = context_of(&head);
+            let Some(service) = services.get(&head.service).cloned() else {
+                let status = Status::unimplemented(format!("no service `{}` here", head.service));
+                let _ = tx.send(error_frame(call, &status, &ctx)).await;
+                return true;
+            };
+            let Some(method) = service.descriptor().method(&head.method) else {
+                let status =
+                    Status::unimplemented(format!("no method `{}` in `{}`", head.method, head.service));
+                let _ = tx.send(error_frame(call, &status, &ctx)).await;
+                return true;
+            };
+            let payload = Payload::Encoded(Codec::MsgPack, payload);
+            let tx = tx.clone();
+            let span = tracing::info_span!("svcgen.call", binding = "rpc", service = %head.service, method = method.name, correlation_id = ctx.correlation_id());
+            if method.kind == MethodKind::Oneway {
+                // Checked and acknowledged now, worked on in the background.
+                if let Err(status) = service.check(method.name, &payload) {
+                    let _ = tx.send(error_frame(call, &status, &ctx)).await;
+                    return true;
+                }
+                let _ = tx.send(Frame::Reply { call, payload: Bytes::new() }.to_bytes()).await;
+                tokio::spawn(
+                    async move {
+                        if let Err(status) = run(&*service, method.name, payload, ctx).await {
+                            tracing::warn!(%status, "oneway call failed");
+                        }
+                        drop(permit);
+                    }
+                    .instrument(span),
+                );
+                return true;
+            }
+            let registry = calls.clone();
+            let task = tokio::spawn(
+                async move {
+                    let result = run(&*service, method.name, payload, ctx.clone()).await;
+                    send_result(call, result, &ctx, &tx).await;
+                    drop(permit);
+                }
+                .instrument(span),
+            );
+            let mut calls = calls.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            calls.retain(|_, handle| !handle.is_finished());
+            if !task.is_finished() {
+                calls.insert(call, task.abort_handle());
+            }
+            drop(registry);
+            true
+        }
+        Frame::Cancel { call } => {
+            if let Some(handle) =
+                calls.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&call)
+            {
+                handle.abort();
+            }
+            true
+        }
+        Frame::Ping { nonce } => tx.send(Frame::Pong { nonce }.to_bytes()).await.is_ok(),
+        Frame::Pong { .. } => true,
+        Frame::GoAway { .. } => false,
+        Frame::Reply { call, .. }
+        | Frame::Error { call, .. }
+        | Frame::StreamItem { call, .. }
+        | Frame::StreamEnd { call } => {
+            let error = FrameError::Malformed("a client sent a server frame");
+            protocol_error(tx, call, &error).await;
+            false
+        }
+    }
+}
+
+/// Runs a call under its deadline; a panic is `internal`.
+async fn run(service: &dyn Dispatch, method: &str, payload: Payload, ctx: Context) -> Result<Reply, Status> {
+    if ctx.is_expired() {
+        return Err(Status::deadline_exceeded("the deadline passed before the call started"));
+    }
+    let remaining = ctx.remaining();
+    let work = AssertUnwindSafe(service.dispatch(method, payload, Codec::MsgPack, ctx)).catch_unwind();
+    let outcome = match remaining {
+        Some(r) => tokio::time::timeout(r, work)
+            .await
+            .map_err(|_| Status::deadline_exceeded("the deadline passed during the call"))?,
+        None => work.await,
+    };
+    outcome.unwrap_or_else(|_| Err(Status::internal("the handler panicked")))
+}
+
+async fn send_result(call: u32, result: Result<Reply, Status>, ctx: &Context, tx: &mpsc::Sender<Bytes>) {
+    match result {
+        Ok(Reply::Value(payload)) => {
+            let _ = tx.send(Frame::Reply { call, payload }.to_bytes()).await;
+        }
+        Ok(Reply::Empty) => {
+            let _ = tx.send(Frame::Reply { call, payload: Bytes::new() }.to_bytes()).await;
+        }
+        Ok(Reply::Stream(mut stream)) => {
+            while let Some(item) = stream.next().await {
+                match item {
+                    Ok(payload) => {
+                        if tx.send(Frame::StreamItem { call, payload }.to_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(status) => {
+                        let _ = tx.send(error_frame(call, &status, ctx)).await;
+                        return;
+                    }
+                }
+            }
+            let _ = tx.send(Frame::StreamEnd { call }.to_bytes()).await;
+        }
+        Err(status) => {
+            if status.code() == Code::Internal {
+                tracing::error!(%status, "call failed");
+            }
+            let _ = tx.send(error_frame(call, &status, ctx)).await;
+        }
+    }
+}
+
+fn error_frame(call: u32, status: &Status, ctx: &Context) -> Bytes {
+    Frame::Error { call, problem: problem_bytes(status, ctx) }.to_bytes()
+}
