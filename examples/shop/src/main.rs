@@ -5,6 +5,7 @@
 //! 127.0.0.1:8080` keeps serving (try it with curl, see the README).
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -141,11 +142,11 @@ impl Catalog for Shop {
 
 /// Calls every method of the catalogue through `client`, printing what happens.
 #[allow(deprecated)] // the tour calls the deprecated `all_products` too
-async fn tour(client: &CatalogClient) -> Result<(), Box<dyn std::error::Error>> {
+async fn tour(client: &CatalogClient, suffix: &str) -> Result<(), Box<dyn std::error::Error>> {
     let euros = |amount| Money { amount, currency: Currency::Eur };
     let pen = client
         .create_product(NewProduct {
-            name: "Fountain pen".into(),
+            name: format!("Fountain pen{suffix}"),
             price: euros(4_900),
             tags: vec!["office".into()],
             sku: Some("PEN-0001".into()),
@@ -154,7 +155,7 @@ async fn tour(client: &CatalogClient) -> Result<(), Box<dyn std::error::Error>> 
     println!("create_product   -> #{} {} at {} cents", pen.id, pen.name, pen.price.amount);
     let ink = client
         .create_product(NewProduct {
-            name: "Ink".into(),
+            name: format!("Ink{suffix}"),
             price: euros(700),
             tags: vec!["office".into()],
             sku: None,
@@ -163,7 +164,12 @@ async fn tour(client: &CatalogClient) -> Result<(), Box<dyn std::error::Error>> 
     println!("create_product   -> #{} {}", ink.id, ink.name);
 
     match client
-        .create_product(NewProduct { name: "Ink".into(), price: euros(1), tags: Vec::new(), sku: None })
+        .create_product(NewProduct {
+            name: format!("Ink{suffix}"),
+            price: euros(1),
+            tags: Vec::new(),
+            sku: None,
+        })
         .await
     {
         Err(CreateProductError::AlreadyExists(e)) => {
@@ -242,20 +248,43 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let serve = args.first().is_some_and(|a| a == "--serve");
-    let addr = if serve { args.get(1).map_or("127.0.0.1:8080", String::as_str) } else { "127.0.0.1:0" };
+    let (rest_addr, rpc_addr) = if serve {
+        (
+            args.get(1).map_or("127.0.0.1:8080", String::as_str),
+            args.get(2).map_or("127.0.0.1:9090", String::as_str),
+        )
+    } else {
+        ("127.0.0.1:0", "127.0.0.1:0")
+    };
 
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let server = svcgen::rest::RestServer::new().service(CatalogServer::new(Shop::default()));
-    println!("REST: {url}");
+    // One catalogue, served over both bindings at once.
+    let shop = std::sync::Arc::new(Shop::default());
+    let rest_listener = tokio::net::TcpListener::bind(rest_addr).await?;
+    let rpc_listener = tokio::net::TcpListener::bind(rpc_addr).await?;
+    let rest_url = format!("http://{}", rest_listener.local_addr()?);
+    let rpc_at = rpc_listener.local_addr()?.to_string();
+    let rest = svcgen::rest::RestServer::new().service(CatalogServer::from_arc(shop.clone()));
+    let rpc = svcgen::rpc::RpcServer::new().service(CatalogServer::from_arc(shop.clone()));
+    // Where to reach it (a closed stdout is no reason to stop serving).
+    let _ = writeln!(std::io::stdout(), "REST: {rest_url}\nRPC: {rpc_at}");
 
     if serve {
-        server.serve_until(listener, async { tokio::signal::ctrl_c().await.unwrap_or(()) }).await?;
+        let rest = tokio::spawn(
+            rest.serve_until(rest_listener, async { tokio::signal::ctrl_c().await.unwrap_or(()) }),
+        );
+        rpc.serve_until(rpc_listener, async { tokio::signal::ctrl_c().await.unwrap_or(()) }).await?;
+        rest.await??;
         return Ok(());
     }
-    let running = tokio::spawn(server.serve(listener));
+    let rest_task = tokio::spawn(rest.serve(rest_listener));
+    let rpc_task = tokio::spawn(rpc.serve(rpc_listener));
+
+    // The same tour over each binding: only the constructor differs.
     println!("\n== Catalog over REST ==");
-    tour(&CatalogClient::rest(&url)?).await?;
-    running.abort();
+    tour(&CatalogClient::rest(&rest_url)?, "").await?;
+    println!("\n== Catalog over RPC ==");
+    tour(&CatalogClient::rpc(&rpc_at), " (rpc)").await?;
+    rest_task.abort();
+    rpc_task.abort();
     Ok(())
 }

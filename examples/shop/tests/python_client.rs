@@ -18,22 +18,35 @@ fn python_calls_the_example_server() {
 }
 
 #[test]
-fn the_tour_calls_every_method() {
+fn the_tour_calls_every_method_over_every_binding() {
     let output = Command::new(env!("CARGO_BIN_EXE_shop")).output().expect("the shop example runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    for method in [
-        "create_product",
-        "get_product",
-        "list_products",
-        "delete_product",
-        "pay",
-        "watch_prices",
-        "reindex",
-        "all_products",
-    ] {
-        assert!(stdout.lines().any(|l| l.starts_with(method)), "{method} was not called:\n{stdout}");
+    for (binding, suffix) in [("REST", ""), ("RPC", " (rpc)")] {
+        let header = format!("== Catalog over {binding} ==");
+        let section =
+            stdout.split(&header).nth(1).unwrap_or_else(|| panic!("no {binding} section:\n{stdout}"));
+        let section = section.split("\n== ").next().unwrap_or(section);
+        for method in [
+            "create_product",
+            "get_product",
+            "list_products",
+            "delete_product",
+            "pay",
+            "watch_prices",
+            "reindex",
+            "all_products",
+        ] {
+            assert!(
+                section.lines().any(|l| l.starts_with(method)),
+                "{method} was not called over {binding}:\n{section}"
+            );
+        }
+        assert!(section.contains(&format!("AlreadyExists {{ name: \"Ink{suffix}\" }} (typed)")), "{section}");
+        assert!(
+            section.contains("fields [\"product.name\", \"product.tags\", \"product.sku\"]"),
+            "{section}"
+        );
+        assert!(section.contains("NotFound { id: 999 } (typed)"), "{section}");
     }
-    assert!(stdout.contains("AlreadyExists { name: \"Ink\" } (typed)"), "{stdout}");
-    assert!(stdout.contains("fields [\"product.name\", \"product.tags\", \"product.sku\"]"), "{stdout}");
 }

@@ -332,3 +332,104 @@ impl Frame {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The test vectors of `docs/protocol.md`, checked both ways.
+    fn vectors() -> Vec<(Frame, &'static str)> {
+        let problem = "86 a4 74 79 70 65 b9 75 72 6e 3a 73 76 63 67 65 6e 3a 63 6f 64 65 3a 6e 6f 74 5f 66 6f 75 6e 64 \
+                       a5 74 69 74 6c 65 a9 4e 6f 74 20 66 6f 75 6e 64 a6 73 74 61 74 75 73 cd 01 94 a6 64 65 74 61 69 \
+                       6c ad 6e 6f 20 70 72 6f 64 75 63 74 20 34 32 a4 63 6f 64 65 a9 6e 6f 74 5f 66 6f 75 6e 64 ae 63 \
+                       6f 72 72 65 6c 61 74 69 6f 6e 5f 69 64 a2 63 31";
+        vec![
+            (
+                Frame::Request {
+                    call: 1,
+                    head: RequestHead {
+                        service: "shop.Catalog".into(),
+                        method: "get".into(),
+                        correlation_id: "c1".into(),
+                        traceparent: String::new(),
+                        deadline_ms: 250,
+                        metadata: vec![("authorization".into(), "Bearer t".into())],
+                    },
+                    payload: Bytes::from(unhex("81 a2 69 64 2a")),
+                },
+                "00 00 00 43 01 00 00 00 00 01 00 0c 73 68 6f 70 2e 43 61 74 61 6c 6f 67 00 03 67 65 74 00 02 63 31 \
+                 00 00 00 00 00 fa 00 01 00 0d 61 75 74 68 6f 72 69 7a 61 74 69 6f 6e 00 08 42 65 61 72 65 72 20 74 \
+                 81 a2 69 64 2a",
+            ),
+            (
+                Frame::Reply {
+                    call: 1,
+                    payload: Bytes::from(unhex("82 a2 69 64 2a a4 6e 61 6d 65 a3 50 65 6e")),
+                },
+                "00 00 00 14 02 00 00 00 00 01 82 a2 69 64 2a a4 6e 61 6d 65 a3 50 65 6e",
+            ),
+            (Frame::Reply { call: 2, payload: Bytes::new() }, "00 00 00 06 02 00 00 00 00 02"),
+            (
+                Frame::Error { call: 3, problem: Bytes::from(unhex(problem)) },
+                Box::leak(format!("00 00 00 76 03 00 00 00 00 03 {problem}").into_boxed_str()),
+            ),
+            (
+                Frame::StreamItem { call: 4, payload: Bytes::from_static(&[1]) },
+                "00 00 00 07 04 00 00 00 00 04 01",
+            ),
+            (Frame::StreamEnd { call: 4 }, "00 00 00 06 05 00 00 00 00 04"),
+            (Frame::Cancel { call: 5 }, "00 00 00 06 06 00 00 00 00 05"),
+            (Frame::Ping { nonce: 7 }, "00 00 00 06 07 00 00 00 00 07"),
+            (Frame::Pong { nonce: 7 }, "00 00 00 06 08 00 00 00 00 07"),
+            (Frame::GoAway { last: 9, reason: "bye".into() }, "00 00 00 0b 09 00 00 00 00 09 00 03 62 79 65"),
+        ]
+    }
+
+    fn unhex(text: &str) -> Vec<u8> {
+        text.split_whitespace().map(|b| u8::from_str_radix(b, 16).expect("hex")).collect()
+    }
+
+    #[test]
+    fn vectors_encode_and_decode() {
+        for (frame, hex) in vectors() {
+            let bytes = unhex(hex);
+            assert_eq!(frame.to_bytes().as_ref(), bytes.as_slice(), "{frame:?}");
+            let mut buf = BytesMut::from(bytes.as_slice());
+            assert_eq!(Frame::decode(&mut buf, 1 << 20), Ok(Some(frame.clone())));
+            assert!(buf.is_empty());
+        }
+    }
+
+    #[test]
+    fn the_error_vector_is_the_problem_document() {
+        let problem: crate::status::Problem =
+            rmp_serde::from_slice(&unhex(&vectors()[3].1[30..])).expect("a MessagePack problem");
+        assert_eq!((problem.status, problem.code.as_str()), (404, "not_found"));
+    }
+
+    #[test]
+    fn frames_arriving_a_byte_at_a_time_decode_in_order() {
+        let all: Vec<u8> = vectors().iter().flat_map(|(_, hex)| unhex(hex)).collect();
+        let mut buf = BytesMut::new();
+        let mut decoded = Vec::new();
+        for byte in all {
+            buf.extend_from_slice(&[byte]);
+            while let Some(frame) = Frame::decode(&mut buf, 1 << 20).expect("valid") {
+                decoded.push(frame);
+            }
+        }
+        assert_eq!(decoded, vectors().into_iter().map(|(f, _)| f).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn malformed_frames_are_errors_not_panics() {
+        let decode = |hex: &str| Frame::decode(&mut BytesMut::from(unhex(hex).as_slice()), 64);
+        assert_eq!(decode("00 00 01 00 02"), Err(FrameError::TooLarge { length: 256, limit: 64 }));
+        assert!(matches!(decode("00 00 00 02 02 00"), Err(FrameError::Malformed(_))));
+        assert_eq!(decode("00 00 00 06 63 00 00 00 00 01"), Err(FrameError::UnknownKind(0x63)));
+        assert!(matches!(decode("00 00 00 07 05 00 00 00 00 01 ff"), Err(FrameError::Malformed(_))));
+        assert!(matches!(decode("00 00 00 08 01 00 00 00 00 01 00 05"), Err(FrameError::Malformed(_))));
+        assert_eq!(decode("00 00 00 0a 09 00 00 00 00 01 00 02 ff fe"), Err(FrameError::NotUtf8));
+        assert_eq!(decode("00 00 00"), Ok(None));
+    }
+}

@@ -6,8 +6,11 @@ use std::process::{Child, Command, Stdio};
 /// The running example server; killed when dropped.
 pub struct Server {
     child: Child,
-    /// Its base URL, `http://127.0.0.1:<port>`.
+    /// Its REST base URL, `http://127.0.0.1:<port>`.
     pub url: String,
+    /// Its RPC address, `127.0.0.1:<port>`.
+    #[allow(dead_code)] // not every test binary calls over RPC
+    pub rpc: String,
 }
 
 impl Drop for Server {
@@ -17,16 +20,23 @@ impl Drop for Server {
     }
 }
 
-/// Starts `shop --serve` on a free port and waits for it to say where it listens.
+/// Starts `shop --serve` on free ports and waits for it to say where it listens.
 pub fn serve() -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_shop"))
-        .args(["--serve", "127.0.0.1:0"])
+        .args(["--serve", "127.0.0.1:0", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .spawn()
         .expect("the shop example starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut first = String::new();
-    BufReader::new(stdout).read_line(&mut first).expect("it prints its address");
-    let url = first.trim().strip_prefix("REST: ").expect("`REST: <url>`").to_owned();
-    Server { child, url }
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = |prefix: &str| {
+        let mut text = String::new();
+        stdout.read_line(&mut text).expect("it prints its addresses");
+        text.trim()
+            .strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("expected `{prefix}<address>`, got {text:?}"))
+            .to_owned()
+    };
+    let url = line("REST: ");
+    let rpc = line("RPC: ");
+    Server { child, url, rpc }
 }
