@@ -26,7 +26,20 @@ fn main() {
     assert!(v2.contains("color: string?") && v2.contains("fn added"), "conformance.svc changed shape");
     std::fs::write(out_dir.join("conformance_v2.svc"), v2).expect("OUT_DIR is writable");
     fixtures.push(out_dir.join("conformance_v2.svc"));
+    fixtures.push(root.join("compat.svc"));
+    let v1 = std::fs::read_to_string(root.join("compat.svc")).expect("tests/compat.svc exists");
+    let v2 = v1
+        .replace("enum Shape { CIRCLE, SQUARE }", "enum Shape { CIRCLE, SQUARE, TRIANGLE }")
+        .replace("    shape: Shape,\n}", "    shape: Shape,\n    color: string?,\n}")
+        .replace("    fn newest() -> Thing;\n", "    fn newest() -> Thing;\n\n    fn added() -> string;\n");
+    assert!(
+        v2.contains("TRIANGLE") && v2.contains("color") && v2.contains("fn added"),
+        "compat.svc changed shape"
+    );
+    std::fs::write(out_dir.join("compat_v2.svc"), v2).expect("OUT_DIR is writable");
+    fixtures.push(out_dir.join("compat_v2.svc"));
     println!("cargo:rerun-if-changed={}", root.join("fixtures/valid").display());
+    println!("cargo:rerun-if-changed={}", root.join("compat.svc").display());
 
     let mut index = String::new();
     for fixture in fixtures {
