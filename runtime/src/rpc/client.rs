@@ -41,8 +41,20 @@ struct State {
 /// Where the answer to a call goes.
 enum Slot {
     Unary(oneshot::Sender<Result<Bytes, Status>>),
-    /// Items; the flag is set when the consumer fell behind and the stream was cut.
-    Stream(mpsc::Sender<Result<Bytes, Status>>, Arc<AtomicBool>),
+    /// Items, and why the stream was cut when its queue could not take the news.
+    Stream(mpsc::Sender<Result<Bytes, Status>>, Cut),
+}
+
+/// Why a stream ended early, kept here when its queue was full: the consumer fell behind, or
+/// the call failed or lost its connection with items still queued. Its consumer reads it after
+/// the last item, so a cut stream never looks complete.
+type Cut = Arc<Mutex<Option<Status>>>;
+
+/// Ends a stream with `status`: queued after its items, or kept in `cut` if the queue is full.
+fn end_stream(items: &mpsc::Sender<Result<Bytes, Status>>, cut: &Cut, status: Status) {
+    if let Err(mpsc::error::TrySendError::Full(Err(status))) = items.try_send(Err(status)) {
+        *cut.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(status);
+    }
 }
 
 #[derive(Debug)]
@@ -70,6 +82,17 @@ impl Conn {
         self.calls.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Registers a call; `false` if the connection is closing (`close` may have failed every
+    /// call already, and nothing would ever answer this one).
+    fn register(&self, call: u32, slot: SlotBox) -> bool {
+        let mut slots = self.slots();
+        if !self.open.load(Ordering::Acquire) {
+            return false;
+        }
+        slots.insert(call, slot);
+        true
+    }
+
     /// Routes one frame from the server to its call.
     fn deliver(&self, frame: Frame) -> Result<(), Status> {
         match frame {
@@ -77,11 +100,14 @@ impl Conn {
             Frame::Error { call, problem } => self.finish(call, Err(status_of(&problem))),
             Frame::StreamItem { call, payload } => {
                 let mut slots = self.slots();
-                if let Some(SlotBox(Slot::Stream(items, overflow))) = slots.get(&call)
+                if let Some(SlotBox(Slot::Stream(items, cut))) = slots.get(&call)
                     && items.try_send(Ok(payload)).is_err()
                 {
                     // The consumer fell behind (or is gone): cut this stream, not the connection.
-                    overflow.store(true, Ordering::Release);
+                    *cut.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Status::new(
+                        Code::ResourceExhausted,
+                        "the stream was cut: its consumer fell behind",
+                    ));
                     slots.remove(&call);
                     let _ = self.tx.try_send(Frame::Cancel { call }.to_bytes());
                 }
@@ -106,10 +132,11 @@ impl Conn {
             Some(SlotBox(Slot::Unary(reply))) => {
                 let _ = reply.send(result);
             }
-            Some(SlotBox(Slot::Stream(items, _))) => {
-                // A reply to a stream call: an error before any item, or a server bug.
-                let _ = items
-                    .try_send(result.and_then(|_| Err(Status::internal("a stream call got a single reply"))));
+            Some(SlotBox(Slot::Stream(items, cut))) => {
+                // A reply to a stream call: an error (before any item, or ending it), or a server bug.
+                let status =
+                    result.err().unwrap_or_else(|| Status::internal("a stream call got a single reply"));
+                end_stream(&items, &cut, status);
             }
             None => {} // late or duplicate: the caller gave up already
         }
@@ -123,9 +150,7 @@ impl Conn {
                 Slot::Unary(reply) => {
                     let _ = reply.send(Err(status.clone()));
                 }
-                Slot::Stream(items, _) => {
-                    let _ = items.try_send(Err(status.clone()));
-                }
+                Slot::Stream(items, cut) => end_stream(&items, &cut, status.clone()),
             }
         }
     }
@@ -228,8 +253,8 @@ impl RpcClient {
     ) -> Result<Streaming<Item>, Status> {
         let payload = encode(request)?;
         let (items_tx, mut items) = mpsc::channel(256);
-        let overflow = Arc::new(AtomicBool::new(false));
-        let (conn, call) = self.start(method, ctx, payload, Slot::Stream(items_tx, overflow.clone())).await?;
+        let cut = Cut::default();
+        let (conn, call) = self.start(method, ctx, payload, Slot::Stream(items_tx, cut.clone())).await?;
         let mut guard = CancelOnDrop { conn, call, armed: true };
         // The first message tells a failed call from a stream.
         let first = match ctx.remaining() {
@@ -243,32 +268,32 @@ impl RpcClient {
             }
             other => other,
         };
-        let state = (Some(first), items, guard, overflow);
-        let stream =
-            futures_util::stream::unfold(state, |(pending, mut items, mut guard, overflow)| async move {
-                let next = match pending {
-                    Some(first) => first,
-                    None => items.recv().await,
-                };
-                let item = match next {
-                    Some(Ok(bytes)) => Codec::MsgPack.decode::<Item>(&bytes).map_err(|e| {
-                        Status::internal(format!("a streamed item is not valid: {}", e.message()))
-                    }),
-                    Some(Err(status)) => {
-                        guard.disarm();
-                        Err(status)
+        let state = (Some(first), items, guard, cut);
+        let stream = futures_util::stream::unfold(state, |(pending, mut items, mut guard, cut)| async move {
+            let next = match pending {
+                Some(first) => first,
+                None => items.recv().await,
+            };
+            let item = match next {
+                Some(Ok(bytes)) => Codec::MsgPack
+                    .decode::<Item>(&bytes)
+                    .map_err(|e| Status::internal(format!("a streamed item is not valid: {}", e.message()))),
+                Some(Err(status)) => {
+                    guard.disarm();
+                    Err(status)
+                }
+                None => {
+                    guard.disarm();
+                    // Cut short (not complete): its consumer is told why, once.
+                    let why = cut.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+                    match why {
+                        Some(status) => Err(status),
+                        None => return None,
                     }
-                    None if overflow.swap(false, Ordering::AcqRel) => Err(Status::new(
-                        Code::ResourceExhausted,
-                        "the stream was cut: its consumer fell behind",
-                    )),
-                    None => {
-                        guard.disarm();
-                        return None;
-                    }
-                };
-                Some((item, (None, items, guard, overflow)))
-            });
+                }
+            };
+            Some((item, (None, items, guard, cut)))
+        });
         Ok(Box::pin(stream))
     }
 
@@ -285,7 +310,9 @@ impl RpcClient {
         }
         let conn = self.connection().await?;
         let call = conn.next.fetch_add(1, Ordering::Relaxed);
-        conn.slots().insert(call, SlotBox(slot));
+        if !conn.register(call, SlotBox(slot)) {
+            return Err(Status::unavailable("the connection closed"));
+        }
         let frame =
             Frame::Request { call, head: head_of(method.service, method.name, ctx), payload }.to_bytes();
         if frame.len() > self.inner.config.max_frame {

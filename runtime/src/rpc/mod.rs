@@ -23,7 +23,8 @@ use frame::RequestHead;
 pub struct RpcConfig {
     /// The largest frame accepted, in bytes (default 16 MiB); a larger one closes the connection.
     pub max_frame: usize,
-    /// Calls in flight per connection before the server stops reading (default 1024).
+    /// Calls running at once per connection (default 1024). As many more wait for a slot
+    /// (and can still be cancelled); beyond that the server stops reading the connection.
     pub max_in_flight: usize,
     /// A silent connection is pinged after this, and closed after three times it (default 20 s).
     pub keepalive: Duration,

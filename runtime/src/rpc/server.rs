@@ -102,6 +102,8 @@ impl RpcServer {
                 }
             }
         }
+        // Refuse new connections now, rather than leave them unanswered in the backlog.
+        drop(listener);
         let _ = stop_tx.send(true);
         let _ =
             tokio::time::timeout(config.drain, async { while connections.join_next().await.is_some() {} })
@@ -137,10 +139,13 @@ pub async fn serve_connection<S>(
 
     let (tx, rx) = mpsc::channel::<Bytes>(1024);
     let write_task = tokio::spawn(write_frames(writer, rx));
-    let permits = Arc::new(Semaphore::new(config.max_in_flight));
+    let limits = Limits::new(config.max_in_flight);
     let calls: Arc<Mutex<HashMap<u32, tokio::task::AbortHandle>>> = Arc::default();
+    let cancel_remaining = CancelRemaining(calls.clone());
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut last_call = 0u32;
+    let mut heard = tokio::time::Instant::now();
+    let mut nonce = 0u32;
     'read: loop {
         // Hand out every complete frame before reading more.
         loop {
@@ -149,7 +154,7 @@ pub async fn serve_connection<S>(
                     if let Frame::Request { call, .. } = &frame {
                         last_call = *call;
                     }
-                    if !handle(frame, &services, &tx, &permits, &calls).await {
+                    if !handle(frame, &services, &tx, &limits, &calls).await {
                         break 'read;
                     }
                 }
@@ -161,9 +166,15 @@ pub async fn serve_connection<S>(
             }
         }
         tokio::select! {
-            read = tokio::time::timeout(config.keepalive * 3, reader.read_buf(&mut buf)) => match read {
-                Ok(Ok(0) | Err(_)) | Err(_) => break,
-                Ok(Ok(_)) => {}
+            read = tokio::time::timeout(config.keepalive, reader.read_buf(&mut buf)) => match read {
+                Ok(Ok(0) | Err(_)) => break,
+                Ok(Ok(_)) => heard = tokio::time::Instant::now(),
+                // Silent for three keepalive periods, pings unanswered: the peer is gone.
+                Err(_) if heard.elapsed() >= config.keepalive * 3 => break,
+                Err(_) => {
+                    nonce = nonce.wrapping_add(1);
+                    let _ = tx.try_send(Frame::Ping { nonce }.to_bytes());
+                }
             },
             _ = stop.changed() => {
                 let _ = tx.send(Frame::GoAway { last: last_call, reason: "the server is shutting down".into() }.to_bytes()).await;
@@ -171,11 +182,24 @@ pub async fn serve_connection<S>(
             }
         }
     }
-    // Drain: wait until every call has given its permit back.
-    let all = u32::try_from(config.max_in_flight).unwrap_or(u32::MAX);
-    let _ = tokio::time::timeout(config.drain, permits.acquire_many(all)).await;
+    // Drain: wait until every admitted call has finished.
+    let _ = tokio::time::timeout(config.drain, limits.all_done()).await;
+    // Calls still running hold the writer open: cancel them, so the connection closes now.
+    drop(cancel_remaining);
     drop(tx);
     let _ = write_task.await;
+}
+
+/// Cancels a connection's calls that are still running when it ends: the drain ran out, or
+/// the server was dropped (the connection's task with it).
+struct CancelRemaining(Arc<Mutex<HashMap<u32, tokio::task::AbortHandle>>>);
+
+impl Drop for CancelRemaining {
+    fn drop(&mut self) {
+        for (_, call) in self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain() {
+            call.abort();
+        }
+    }
 }
 
 async fn protocol_error(tx: &mpsc::Sender<Bytes>, last: u32, error: &FrameError) {
@@ -183,18 +207,45 @@ async fn protocol_error(tx: &mpsc::Sender<Bytes>, last: u32, error: &FrameError)
     let _ = tx.send(Frame::GoAway { last, reason: error.to_string() }.to_bytes()).await;
 }
 
+/// The bounds of one connection. `running` calls execute at once; up to as many more wait
+/// for a slot in tasks of their own, so a `Cancel` reaches them; beyond `admitted`, the
+/// reader stops reading (TCP backpressure). Nothing is queued without bound.
+struct Limits {
+    admitted: Arc<Semaphore>,
+    running: Arc<Semaphore>,
+    capacity: u32,
+}
+
+impl Limits {
+    fn new(max_in_flight: usize) -> Self {
+        let max_in_flight = max_in_flight.max(1);
+        let capacity = u32::try_from(max_in_flight.saturating_mul(2)).unwrap_or(u32::MAX);
+        Self {
+            admitted: Arc::new(Semaphore::new(capacity as usize)),
+            running: Arc::new(Semaphore::new(max_in_flight)),
+            capacity,
+        }
+    }
+
+    /// Waits until every admitted call has finished.
+    async fn all_done(&self) {
+        let _ = self.admitted.acquire_many(self.capacity).await;
+    }
+}
+
 /// Handles one frame from the client; `false` to close the connection.
 async fn handle(
     frame: Frame,
     services: &Services,
     tx: &mpsc::Sender<Bytes>,
-    permits: &Arc<Semaphore>,
+    limits: &Limits,
     calls: &Arc<Mutex<HashMap<u32, tokio::task::AbortHandle>>>,
 ) -> bool {
     match frame {
         Frame::Request { call, head, payload } => {
-            // Backpressure: at the in-flight limit, stop reading until a call finishes.
-            let Ok(permit) = permits.clone().acquire_owned().await else { return false };
+            // Backpressure: with every slot taken and as many calls waiting, stop reading.
+            let Ok(admitted) = limits.admitted.clone().acquire_owned().await else { return false };
+            let running = limits.running.clone();
             let ctx = context_of(&head);
             let Some(service) = services.get(&head.service).cloned() else {
                 let status = Status::unimplemented(format!("no service `{}` here", head.service));
@@ -219,10 +270,11 @@ async fn handle(
                 let _ = tx.send(Frame::Reply { call, payload: Bytes::new() }.to_bytes()).await;
                 tokio::spawn(
                     async move {
+                        let Ok(slot) = running.acquire_owned().await else { return };
                         if let Err(status) = run(&*service, method.name, payload, ctx).await {
                             tracing::warn!(%status, "oneway call failed");
                         }
-                        drop(permit);
+                        drop((slot, admitted));
                     }
                     .instrument(span),
                 );
@@ -231,9 +283,11 @@ async fn handle(
             let registry = calls.clone();
             let task = tokio::spawn(
                 async move {
+                    // Waiting for a slot, the call is registered already: a Cancel reaches it.
+                    let Ok(slot) = running.acquire_owned().await else { return };
                     let result = run(&*service, method.name, payload, ctx.clone()).await;
                     send_result(call, result, &ctx, &tx).await;
-                    drop(permit);
+                    drop((slot, admitted));
                 }
                 .instrument(span),
             );
