@@ -179,7 +179,8 @@ impl Drop for CancelOnDrop {
 }
 
 impl RpcClient {
-    /// A client of the server at `addr` (`host:port`); it connects on the first call.
+    /// A client of the server at `addr`: `host:port` for TCP, or `unix:/path/to.sock` for a
+    /// Unix socket. It connects on the first call.
     #[must_use]
     pub fn new(addr: &str) -> Self {
         Self::with_config(addr, RpcConfig::default())
@@ -368,12 +369,32 @@ impl RpcClient {
         let addr = &self.inner.addr;
         let unreachable =
             |e: &dyn std::fmt::Display| Status::unavailable(format!("cannot reach {addr}: {e}"));
+        #[cfg(unix)]
+        if let Some(path) = addr.strip_prefix("unix:") {
+            let stream = tokio::time::timeout(config.connect_timeout, tokio::net::UnixStream::connect(path))
+                .await
+                .map_err(|e| unreachable(&e))?
+                .map_err(|e| unreachable(&e))?;
+            return self.open(stream).await;
+        }
         let stream = tokio::time::timeout(config.connect_timeout, tokio::net::TcpStream::connect(addr))
             .await
             .map_err(|e| unreachable(&e))?
             .map_err(|e| unreachable(&e))?;
         let _ = stream.set_nodelay(true);
-        let (mut reader, mut writer) = stream.into_split();
+        self.open(stream).await
+    }
+
+    /// Handshakes on a fresh stream and starts its reader, writer and keepalive.
+    async fn open<S>(&self, stream: S) -> Result<Arc<Conn>, Status>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
+        let config = &self.inner.config;
+        let addr = &self.inner.addr;
+        let unreachable =
+            |e: &dyn std::fmt::Display| Status::unavailable(format!("cannot reach {addr}: {e}"));
+        let (mut reader, mut writer) = tokio::io::split(stream);
         writer.write_all(&HANDSHAKE).await.map_err(|e| unreachable(&e))?;
         let mut answer = [0u8; 8];
         tokio::time::timeout(config.handshake_timeout, reader.read_exact(&mut answer))
@@ -417,7 +438,7 @@ fn backoff(failures: u32, max: Duration) -> Duration {
     base.mul_f64(0.5 + f64::from(jitter) / 2000.0)
 }
 
-async fn read_frames(conn: Weak<Conn>, mut reader: tokio::net::tcp::OwnedReadHalf, config: RpcConfig) {
+async fn read_frames<R: tokio::io::AsyncRead + Unpin>(conn: Weak<Conn>, mut reader: R, config: RpcConfig) {
     let mut buf = BytesMut::with_capacity(16 * 1024);
     loop {
         loop {

@@ -82,6 +82,36 @@ impl RpcServer {
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        self.run(Listener::Tcp(listener), shutdown).await
+    }
+
+    /// Serves on a Unix socket until the process ends.
+    ///
+    /// # Errors
+    /// When accepting fails.
+    #[cfg(unix)]
+    pub async fn serve_unix(self, listener: tokio::net::UnixListener) -> std::io::Result<()> {
+        self.serve_unix_until(listener, std::future::pending::<()>()).await
+    }
+
+    /// Serves on a Unix socket until `shutdown` completes, like [`RpcServer::serve_until`].
+    ///
+    /// # Errors
+    /// When accepting fails.
+    #[cfg(unix)]
+    pub async fn serve_unix_until(
+        self,
+        listener: tokio::net::UnixListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        self.run(Listener::Unix(listener), shutdown).await
+    }
+
+    async fn run(
+        self,
+        listener: Listener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let services: Services = Arc::new(self.services);
         let config = self.config;
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -91,14 +121,24 @@ impl RpcServer {
             tokio::select! {
                 () = &mut shutdown => break,
                 accepted = listener.accept() => {
-                    let (stream, peer) = accepted?;
-                    let _ = stream.set_nodelay(true);
                     let services = services.clone();
                     let stop = stop_rx.clone();
-                    connections.spawn(
-                        serve_connection(stream, services, config.clone(), stop)
-                            .instrument(tracing::debug_span!("svcgen.rpc.connection", %peer)),
-                    );
+                    match accepted? {
+                        Accepted::Tcp(stream, peer) => {
+                            let _ = stream.set_nodelay(true);
+                            connections.spawn(
+                                serve_connection(stream, services, config.clone(), stop)
+                                    .instrument(tracing::debug_span!("svcgen.rpc.connection", %peer)),
+                            );
+                        }
+                        #[cfg(unix)]
+                        Accepted::Unix(stream) => {
+                            connections.spawn(
+                                serve_connection(stream, services, config.clone(), stop)
+                                    .instrument(tracing::debug_span!("svcgen.rpc.connection", peer = "unix")),
+                            );
+                        }
+                    }
                 }
             }
         }
@@ -109,6 +149,29 @@ impl RpcServer {
             tokio::time::timeout(config.drain, async { while connections.join_next().await.is_some() {} })
                 .await;
         Ok(())
+    }
+}
+
+/// What the server accepts connections on.
+enum Listener {
+    Tcp(tokio::net::TcpListener),
+    #[cfg(unix)]
+    Unix(tokio::net::UnixListener),
+}
+
+enum Accepted {
+    Tcp(tokio::net::TcpStream, std::net::SocketAddr),
+    #[cfg(unix)]
+    Unix(tokio::net::UnixStream),
+}
+
+impl Listener {
+    async fn accept(&self) -> std::io::Result<Accepted> {
+        match self {
+            Listener::Tcp(l) => l.accept().await.map(|(s, peer)| Accepted::Tcp(s, peer)),
+            #[cfg(unix)]
+            Listener::Unix(l) => l.accept().await.map(|(s, _)| Accepted::Unix(s)),
+        }
     }
 }
 
