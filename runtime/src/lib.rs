@@ -10,6 +10,7 @@ pub mod channel;
 pub mod context;
 pub mod descriptor;
 pub mod dispatch;
+mod host;
 #[cfg(feature = "rest")]
 pub mod rest;
 #[cfg(feature = "rpc")]
@@ -21,6 +22,7 @@ pub mod validate;
 pub use channel::Channel;
 pub use context::Context;
 pub use dispatch::{Dispatch, Streaming, streaming};
+pub use host::{BoundHost, Host};
 pub use status::{Code, DomainError, MethodError, Problem, Status, Violation};
 pub use types::{Bytes, Duration, Timestamp, Uuid};
 

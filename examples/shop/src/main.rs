@@ -258,33 +258,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     // One catalogue, served over both bindings at once.
-    let shop = std::sync::Arc::new(Shop::default());
-    let rest_listener = tokio::net::TcpListener::bind(rest_addr).await?;
-    let rpc_listener = tokio::net::TcpListener::bind(rpc_addr).await?;
-    let rest_url = format!("http://{}", rest_listener.local_addr()?);
-    let rpc_at = rpc_listener.local_addr()?.to_string();
-    let rest = svcgen::rest::RestServer::new().service(CatalogServer::from_arc(shop.clone()));
-    let rpc = svcgen::rpc::RpcServer::new().service(CatalogServer::from_arc(shop.clone()));
+    let host = svcgen::Host::new()
+        .rest(rest_addr)
+        .rpc(rpc_addr)
+        .service(CatalogServer::new(Shop::default()))
+        .bind()
+        .await?;
+    let (Some(rest_at), Some(rpc_at)) = (host.rest_addr(), host.rpc_addr()) else {
+        return Err("the host is not bound".into());
+    };
+    let rest_url = format!("http://{rest_at}");
+    let rpc_at = rpc_at.to_string();
     // Where to reach it (a closed stdout is no reason to stop serving).
     let _ = writeln!(std::io::stdout(), "REST: {rest_url}\nRPC: {rpc_at}");
 
     if serve {
-        let rest = tokio::spawn(
-            rest.serve_until(rest_listener, async { tokio::signal::ctrl_c().await.unwrap_or(()) }),
-        );
-        rpc.serve_until(rpc_listener, async { tokio::signal::ctrl_c().await.unwrap_or(()) }).await?;
-        rest.await??;
+        host.serve_until(async { tokio::signal::ctrl_c().await.unwrap_or(()) }).await?;
         return Ok(());
     }
-    let rest_task = tokio::spawn(rest.serve(rest_listener));
-    let rpc_task = tokio::spawn(rpc.serve(rpc_listener));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(host.serve_until(async { stopped.await.unwrap_or(()) }));
 
     // The same tour over each binding: only the constructor differs.
     println!("\n== Catalog over REST ==");
     tour(&CatalogClient::rest(&rest_url)?, "").await?;
     println!("\n== Catalog over RPC ==");
     tour(&CatalogClient::rpc(&rpc_at), " (rpc)").await?;
-    rest_task.abort();
-    rpc_task.abort();
+    let _ = stop.send(());
+    serving.await??;
     Ok(())
 }

@@ -51,9 +51,15 @@ impl RpcServer {
 
     /// Adds a service (a generated `…Server`).
     #[must_use]
-    pub fn service(mut self, service: impl Dispatch) -> Self {
+    pub fn service(self, service: impl Dispatch) -> Self {
+        self.shared_service(Arc::new(service))
+    }
+
+    /// Adds a shared service (one implementation served on several bindings).
+    #[must_use]
+    pub fn shared_service(mut self, service: Arc<dyn Dispatch>) -> Self {
         let d = service.descriptor();
-        self.services.insert(format!("{}.{}", d.package, d.name), Arc::new(service));
+        self.services.insert(format!("{}.{}", d.package, d.name), service);
         self
     }
 
