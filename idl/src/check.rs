@@ -43,6 +43,7 @@ fn article(word: &str) -> &'static str {
 /// `{Service}Server`, and `{Method}Error` for each method that throws.
 fn check_generated_names(model: &Model, diags: &mut Diagnostics) {
     let rust = |name: &str| upper_camel(&snake_case(name));
+    let error_names = model.method_error_names();
     for package in &model.packages {
         let mut generated: HashMap<String, (String, Span)> = HashMap::new();
         for sid in &package.services {
@@ -55,11 +56,11 @@ fn check_generated_names(model: &Model, diags: &mut Diagnostics) {
                     (format!("the {what} generated for service `{}`", service.name), service.span),
                 );
             }
-            for method in &service.methods {
-                if let Some(name) = model.method_error_name(service, method) {
+            for (index, method) in service.methods.iter().enumerate() {
+                if let Some(name) = error_names.get(*sid, index) {
                     let what =
                         format!("the error type generated for method `{}.{}`", service.name, method.name);
-                    generated.insert(name, (what, method.span));
+                    generated.insert(name.to_owned(), (what, method.span));
                 }
             }
         }

@@ -708,24 +708,62 @@ impl Model {
         format!("urn:svcgen:error:{}", self.qualified_name(id))
     }
 
-    /// The name of the error enum generated for a method that throws: `GetProductError`, or
-    /// `CatalogGetProductError` when another service of the package has a throwing method of
-    /// the same name. `None` for a method that throws nothing.
+    /// The names of the error enums generated for the methods that throw, by service and
+    /// method index: `GetProductError`, or `CatalogGetProductError` when another service of
+    /// the package has a throwing method of the same name. Computed once, in linear time.
     #[must_use]
-    pub fn method_error_name(&self, service: &Service, method: &Method) -> Option<String> {
-        if method.throws.is_empty() {
-            return None;
+    pub fn method_error_names(&self) -> MethodErrorNames {
+        let rust = |name: &str| upper_camel(&snake_case(name));
+        // Per package and short name: how many services have a throwing method of that name.
+        let mut users: std::collections::HashMap<(PackageId, String), usize> =
+            std::collections::HashMap::new();
+        let mut shorts: Vec<Vec<Option<String>>> = Vec::with_capacity(self.services.len());
+        for service in &self.services {
+            let mut seen = std::collections::HashSet::new();
+            let names: Vec<Option<String>> = service
+                .methods
+                .iter()
+                .map(|m| (!m.throws.is_empty()).then(|| format!("{}Error", rust(&m.name))))
+                .collect();
+            for short in names.iter().flatten() {
+                if seen.insert(short.clone()) {
+                    *users.entry((service.package, short.clone())).or_default() += 1;
+                }
+            }
+            shorts.push(names);
         }
-        let short = format!("{}Error", upper_camel(&snake_case(&method.name)));
-        let shared = self.package(service.package).services.iter().any(|sid| {
-            let other = &self.services[sid.0 as usize];
-            other.name != service.name
-                && other.methods.iter().any(|m| {
-                    !m.throws.is_empty()
-                        && upper_camel(&snake_case(&m.name)) == upper_camel(&snake_case(&method.name))
-                })
-        });
-        Some(if shared { format!("{}{short}", upper_camel(&snake_case(&service.name))) } else { short })
+        let names = self
+            .services
+            .iter()
+            .zip(shorts)
+            .map(|(service, names)| {
+                names
+                    .into_iter()
+                    .map(|short| {
+                        short.map(|short| {
+                            if users.get(&(service.package, short.clone())).copied().unwrap_or(0) > 1 {
+                                format!("{}{short}", rust(&service.name))
+                            } else {
+                                short
+                            }
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        MethodErrorNames(names)
+    }
+}
+
+/// The error enum names of throwing methods (see [`Model::method_error_names`]).
+#[derive(Clone, Debug, Default)]
+pub struct MethodErrorNames(Vec<Vec<Option<String>>>);
+
+impl MethodErrorNames {
+    /// The name for method `method` (its index) of service `service`; `None` if it throws nothing.
+    #[must_use]
+    pub fn get(&self, service: ServiceId, method: usize) -> Option<&str> {
+        self.0.get(service.0 as usize)?.get(method)?.as_deref()
     }
 }
 

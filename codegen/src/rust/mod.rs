@@ -118,7 +118,7 @@ fn emit_package(model: &Model, package: PackageId) -> TokenStream {
         items.push(generator.emit_type(*id));
     }
     for sid in &pkg.services {
-        items.push(generator.emit_service(&model.services[sid.0 as usize]));
+        items.push(generator.emit_service(*sid));
     }
     let private = std::mem::take(&mut generator.private);
     quote! {

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 use svcgen_idl::model::{
-    HttpMethod, Method, Returns, Scalar, Service, Type, TypeDefKind, TypeKind, snake_case,
+    HttpMethod, Method, Returns, Scalar, Service, ServiceId, Type, TypeDefKind, TypeKind, snake_case,
 };
 
 use super::names::{CLIENT_RESERVED, type_ident, type_name, value_ident};
@@ -14,7 +14,15 @@ use super::types::{Gen, Scope, docs};
 
 impl Gen<'_> {
     /// Everything generated for one service.
-    pub fn emit_service(&mut self, service: &Service) -> TokenStream {
+    pub fn emit_service(&mut self, sid: ServiceId) -> TokenStream {
+        let model = self.model;
+        let service = &model.services[sid.0 as usize];
+        self.current_errors = service
+            .methods
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| Some((m.name.clone(), self.error_names.get(sid, i)?.to_owned())))
+            .collect();
         let trait_name = type_ident(&service.name);
         let descriptor =
             self.unique_private_name(&format!("{}_SERVICE", snake_case(&service.name).to_uppercase()));
@@ -25,7 +33,7 @@ impl Gen<'_> {
             .collect();
 
         let errors: Vec<TokenStream> =
-            service.methods.iter().filter_map(|m| self.emit_method_error(service, m)).collect();
+            service.methods.iter().filter_map(|m| self.emit_method_error(m)).collect();
         let trait_def = self.emit_trait(service);
         let server = self.emit_server(service, &descriptor, &args);
         let client = self.emit_client(service, &descriptor, &args);
@@ -44,8 +52,8 @@ impl Gen<'_> {
     }
 
     /// The error type of a method: its enum, or `Status` when it throws nothing.
-    fn error_type(&self, service: &Service, method: &Method) -> TokenStream {
-        if let Some(name) = self.model.method_error_name(service, method) {
+    fn error_type(&self, method: &Method) -> TokenStream {
+        if let Some(name) = self.current_errors.get(&method.name) {
             let name = format_ident!("{name}");
             quote!(#name)
         } else {
@@ -66,8 +74,8 @@ impl Gen<'_> {
     }
 
     /// `GetProductError`: the method's domain errors, plus the runtime `Status`.
-    fn emit_method_error(&self, service: &Service, method: &Method) -> Option<TokenStream> {
-        let name = format_ident!("{}", self.model.method_error_name(service, method)?);
+    fn emit_method_error(&self, method: &Method) -> Option<TokenStream> {
+        let name = format_ident!("{}", self.current_errors.get(&method.name)?);
         let mut variant_names: Vec<String> =
             method.throws.iter().map(|t| type_name(&self.model.ty(t.error).name)).collect();
         // The same name from two packages: qualify both.
@@ -182,7 +190,7 @@ impl Gen<'_> {
             let ctx = Self::ctx_ident(m);
             let params = self.params(m);
             let reply = self.reply_type(m);
-            let error = self.error_type(service, m);
+            let error = self.error_type(m);
             let doc = docs(&m.docs, m.deprecated.as_deref(), &format!("The `{}` method.", m.name));
             quote! {
                 #doc
@@ -339,7 +347,7 @@ impl Gen<'_> {
             let params = self.params(m);
             let names: Vec<_> = m.params.iter().map(|p| value_ident(&p.name)).collect();
             let reply = self.reply_type(m);
-            let error = self.error_type(service, m);
+            let error = self.error_type(m);
             let args_ty = &args[i];
             let index = Literal::usize_unsuffixed(i);
             let call = match &m.returns {

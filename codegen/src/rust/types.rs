@@ -36,6 +36,10 @@ pub struct Gen<'m> {
     pub private: Vec<TokenStream>,
     counter: usize,
     private_names: HashSet<String>,
+    /// The error enum names of every throwing method (computed once).
+    pub error_names: svcgen_idl::model::MethodErrorNames,
+    /// Those of the service being emitted, by method name.
+    pub current_errors: std::collections::HashMap<String, String>,
 }
 
 impl<'m> Gen<'m> {
@@ -49,6 +53,8 @@ impl<'m> Gen<'m> {
             private: Vec::new(),
             counter: 0,
             private_names: HashSet::new(),
+            error_names: model.method_error_names(),
+            current_errors: std::collections::HashMap::new(),
         }
     }
 
