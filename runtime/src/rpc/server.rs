@@ -73,7 +73,7 @@ impl RpcServer {
     /// Serves on `listener` until the process ends.
     ///
     /// # Errors
-    /// When accepting fails.
+    /// None today (accept failures are logged and retried); the `Result` leaves room.
     pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
         self.serve_until(listener, std::future::pending::<()>()).await
     }
@@ -129,7 +129,17 @@ impl RpcServer {
                 accepted = listener.accept() => {
                     let services = services.clone();
                     let stop = stop_rx.clone();
-                    match accepted? {
+                    // A failed accept (too many open files, a reset in the backlog) is no reason
+                    // to stop serving everyone: log it, give the system a moment, go on.
+                    let accepted = match accepted {
+                        Ok(accepted) => accepted,
+                        Err(error) => {
+                            tracing::warn!(%error, "accepting a connection failed");
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    match accepted {
                         Accepted::Tcp(stream, peer) => {
                             let _ = stream.set_nodelay(true);
                             connections.spawn(
