@@ -35,6 +35,21 @@ impl Context {
         }
     }
 
+    /// A context from what a caller sent: its correlation id and trace context when they are
+    /// valid, fresh ones otherwise (nothing is generated that is then thrown away).
+    #[must_use]
+    pub fn from_headers(correlation_id: Option<&str>, traceparent: Option<&str>) -> Self {
+        let correlation_id = match correlation_id {
+            Some(id) if is_valid_correlation_id(id) => id.into(),
+            _ => new_correlation_id().into(),
+        };
+        let traceparent = match traceparent {
+            Some(tp) if is_valid_traceparent(tp) => tp.into(),
+            _ => new_traceparent(&random_hex(32)).into(),
+        };
+        Self { correlation_id, traceparent: Some(traceparent), deadline: None, metadata: Arc::default() }
+    }
+
     /// The id that follows this exchange through every service and event.
     #[must_use]
     pub fn correlation_id(&self) -> &str {
@@ -148,18 +163,18 @@ fn is_valid_correlation_id(id: &str) -> bool {
 
 /// `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`, ids not all zero.
 fn is_valid_traceparent(tp: &str) -> bool {
-    let parts: Vec<&str> = tp.split('-').collect();
-    let hex = |s: &str, n: usize| {
-        s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
-    parts.len() == 4
-        && hex(parts[0], 2)
-        && parts[0] != "ff"
-        && hex(parts[1], 32)
-        && parts[1].bytes().any(|b| b != b'0')
-        && hex(parts[2], 16)
-        && parts[2].bytes().any(|b| b != b'0')
-        && hex(parts[3], 2)
+    let b = tp.as_bytes();
+    let hex = |s: &[u8]| s.iter().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c));
+    let nonzero = |s: &[u8]| s.iter().any(|c| *c != b'0');
+    b.len() == 55
+        && (b[2], b[35], b[52]) == (b'-', b'-', b'-')
+        && hex(&b[..2])
+        && &b[..2] != b"ff"
+        && hex(&b[3..35])
+        && nonzero(&b[3..35])
+        && hex(&b[36..52])
+        && nonzero(&b[36..52])
+        && hex(&b[53..])
 }
 
 #[cfg(test)]

@@ -65,6 +65,8 @@ fn allowed_lints(item: &syn::Item) -> Option<syn::Attribute> {
             clippy::type_complexity, clippy::wrong_self_convention, clippy::new_ret_no_self,
             clippy::missing_errors_doc
         )]),
+        // Constraint bounds as written in the .svc (`1000000`).
+        syn::Item::Impl(_) => syn::parse_quote!(#[allow(clippy::unreadable_literal)]),
         // Defaults as written (`1000000`), optional defaults as `Some(..)`.
         syn::Item::Mod(_) => {
             syn::parse_quote!(#[allow(clippy::unreadable_literal, clippy::unnecessary_wraps, clippy::type_complexity)])

@@ -156,6 +156,18 @@ impl RestClient {
         if ctx.is_expired() {
             return Err(Status::deadline_exceeded("the deadline passed before the call was sent"));
         }
+        if !method.http_method.params_in_query() && !method.http_path.contains('{') {
+            let body = serde_json::to_vec(request)
+                .map_err(|e| Status::invalid_argument(format!("cannot encode the request: {e}")))?;
+            let mut url = String::with_capacity(self.base.len() + method.http_path.len());
+            url.push_str(&self.base);
+            url.push_str(method.http_path);
+            let mut builder = self.http.request(http_verb(method), url);
+            if body.as_slice() != b"{}" {
+                builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
+            }
+            return self.finish(builder, ctx).await;
+        }
         let mut args = match serde_json::to_value(request) {
             Ok(serde_json::Value::Object(map)) => map,
             Ok(_) => serde_json::Map::new(),
@@ -177,13 +189,7 @@ impl RestClient {
             rest = &rest[at + marker.len()..];
         }
         url.push_str(rest);
-        let verb = match method.http_method {
-            crate::descriptor::HttpMethod::Get => reqwest::Method::GET,
-            crate::descriptor::HttpMethod::Post => reqwest::Method::POST,
-            crate::descriptor::HttpMethod::Put => reqwest::Method::PUT,
-            crate::descriptor::HttpMethod::Patch => reqwest::Method::PATCH,
-            crate::descriptor::HttpMethod::Delete => reqwest::Method::DELETE,
-        };
+        let verb = http_verb(method);
         let mut builder;
         if method.http_method.params_in_query() {
             let mut query = form_urlencoded::Serializer::new(String::new());
@@ -215,6 +221,15 @@ impl RestClient {
                 builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
             }
         }
+        self.finish(builder, ctx).await
+    }
+
+    /// Adds the Context headers, sends, and turns a failure into its status.
+    async fn finish(
+        &self,
+        mut builder: reqwest::RequestBuilder,
+        ctx: &Context,
+    ) -> Result<reqwest::Response, Status> {
         builder = builder.header(CORRELATION_ID, ctx.correlation_id());
         if let Some(tp) = ctx.traceparent() {
             builder = builder.header(TRACEPARENT, tp);
@@ -235,6 +250,16 @@ impl RestClient {
             return Ok(response);
         }
         Err(error_status(response).await)
+    }
+}
+
+fn http_verb(method: &MethodDescriptor) -> reqwest::Method {
+    match method.http_method {
+        crate::descriptor::HttpMethod::Get => reqwest::Method::GET,
+        crate::descriptor::HttpMethod::Post => reqwest::Method::POST,
+        crate::descriptor::HttpMethod::Put => reqwest::Method::PUT,
+        crate::descriptor::HttpMethod::Patch => reqwest::Method::PATCH,
+        crate::descriptor::HttpMethod::Delete => reqwest::Method::DELETE,
     }
 }
 

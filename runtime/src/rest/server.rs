@@ -169,13 +169,7 @@ impl RestServer {
 #[must_use]
 pub fn context_from_headers(headers: &HeaderMap) -> Context {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let mut ctx = Context::new();
-    if let Some(id) = text(CORRELATION_ID) {
-        ctx = ctx.with_correlation_id(id);
-    }
-    if let Some(tp) = text(TRACEPARENT) {
-        ctx = ctx.with_traceparent(tp);
-    }
+    let mut ctx = Context::from_headers(text(CORRELATION_ID), text(TRACEPARENT));
     if let Some(ms) = text(DEADLINE_MS).and_then(|v| v.trim().parse::<u64>().ok()) {
         ctx = ctx.with_timeout(std::time::Duration::from_millis(ms));
     }
