@@ -202,8 +202,12 @@ impl<'m> Gen<'m> {
                 self.private.push(quote! {
                     pub(super) fn #fn_name() -> #ty { #value }
                 });
-                let path = format!("__svcgen::{fn_name}");
-                let path = if scope == Scope::Private { path.replacen("__svcgen::", "", 1) } else { path };
+                // The function lives in the private module; from inside it, its bare name.
+                let path = if scope == Scope::Private {
+                    fn_name.to_string()
+                } else {
+                    format!("__svcgen::{fn_name}")
+                };
                 Some(quote!(#[serde(default = #path)]))
             }
             _ if optional => {

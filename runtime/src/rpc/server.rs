@@ -82,7 +82,7 @@ impl RpcServer {
     /// flight are drained (up to the configured drain time).
     ///
     /// # Errors
-    /// When accepting fails.
+    /// None today (accept failures are logged and retried); the `Result` leaves room.
     pub async fn serve_until(
         self,
         listener: tokio::net::TcpListener,
@@ -94,7 +94,7 @@ impl RpcServer {
     /// Serves on a Unix socket until the process ends.
     ///
     /// # Errors
-    /// When accepting fails.
+    /// None today (accept failures are logged and retried).
     #[cfg(unix)]
     pub async fn serve_unix(self, listener: tokio::net::UnixListener) -> std::io::Result<()> {
         self.serve_unix_until(listener, std::future::pending::<()>()).await
@@ -103,7 +103,7 @@ impl RpcServer {
     /// Serves on a Unix socket until `shutdown` completes, like [`RpcServer::serve_until`].
     ///
     /// # Errors
-    /// When accepting fails.
+    /// None today (accept failures are logged and retried).
     #[cfg(unix)]
     pub async fn serve_unix_until(
         self,
