@@ -21,10 +21,11 @@ use svcgen::rpc::{RpcConfig, serve_connection};
 use svcgen::{Context, Dispatch, Problem, Status};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-const fn method(name: &'static str, kind: MethodKind) -> MethodDescriptor {
+const fn method(name: &'static str, subject: &'static str, kind: MethodKind) -> MethodDescriptor {
     MethodDescriptor {
         service: "fuzz.Echo",
         name,
+        subject,
         kind,
         http_method: HttpMethod::Post,
         http_path: "/",
@@ -39,11 +40,12 @@ static ECHO: ServiceDescriptor = ServiceDescriptor {
     package: "fuzz",
     name: "Echo",
     wire_name: "echo",
+    subject: "fuzz.echo",
     methods: &[
-        method("echo", MethodKind::Unary),
-        method("drip", MethodKind::ServerStream),
-        method("note", MethodKind::Oneway),
-        method("fail", MethodKind::Unary),
+        method("echo", "fuzz.echo.echo", MethodKind::Unary),
+        method("drip", "fuzz.echo.drip", MethodKind::ServerStream),
+        method("note", "fuzz.echo.note", MethodKind::Oneway),
+        method("fail", "fuzz.echo.fail", MethodKind::Unary),
     ],
 };
 

@@ -790,6 +790,12 @@ pub struct Addresses {
 }
 
 impl Model {
+    /// The queue subject a service's methods and events extend: `shop.catalog.catalog`.
+    #[must_use]
+    pub fn service_subject(&self, service: &Service) -> String {
+        format!("{}.{}", self.package(service.package).name, service.wire_name())
+    }
+
     /// The addresses of a method.
     #[must_use]
     pub fn method_addresses(&self, service: &Service, method: &Method) -> Addresses {
@@ -797,7 +803,7 @@ impl Model {
         Addresses {
             rest: Some(method.route(service)),
             rpc: format!("{package}.{}/{}", service.name, method.name),
-            subject: format!("{package}.{}.{}", service.wire_name(), method.name),
+            subject: format!("{}.{}", self.service_subject(service), method.name),
             jsonrpc: format!("{}.{}", service.wire_name(), method.name),
         }
     }
@@ -809,7 +815,7 @@ impl Model {
         Addresses {
             rest: None,
             rpc: format!("{package}.{}/{}", service.name, event.name),
-            subject: format!("{package}.{}.{}", service.wire_name(), event.name),
+            subject: format!("{}.{}", self.service_subject(service), event.name),
             jsonrpc: format!("{}.{}", service.wire_name(), event.name),
         }
     }

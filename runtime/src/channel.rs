@@ -19,6 +19,14 @@ pub enum Channel {
     /// Binary frames over TCP.
     #[cfg(feature = "rpc")]
     Rpc(crate::rpc::RpcClient),
+    /// Request/reply through a message broker.
+    Queue(crate::queue::QueueClient),
+}
+
+impl From<crate::queue::QueueClient> for Channel {
+    fn from(client: crate::queue::QueueClient) -> Self {
+        Channel::Queue(client)
+    }
 }
 
 #[cfg(feature = "rpc")]
@@ -52,6 +60,12 @@ impl Channel {
         Channel::Rpc(crate::rpc::RpcClient::new(addr))
     }
 
+    /// A queue channel: requests through `broker` (in-memory, NATS or `RabbitMQ`).
+    #[must_use]
+    pub fn queue(broker: impl crate::queue::Broker) -> Self {
+        Channel::Queue(crate::queue::QueueClient::new(broker))
+    }
+
     /// Calls a method that returns one value.
     ///
     /// # Errors
@@ -67,8 +81,7 @@ impl Channel {
             Channel::Rest(client) => client.unary(method, ctx, request).await,
             #[cfg(feature = "rpc")]
             Channel::Rpc(client) => client.unary(method, ctx, request).await,
-            #[allow(unreachable_patterns)]
-            _ => Err(no_binding(method, ctx, request)),
+            Channel::Queue(client) => client.unary(method, ctx, request).await,
         }
     }
 
@@ -87,8 +100,7 @@ impl Channel {
             Channel::Rest(client) => client.empty(method, ctx, request).await,
             #[cfg(feature = "rpc")]
             Channel::Rpc(client) => client.empty(method, ctx, request).await,
-            #[allow(unreachable_patterns)]
-            _ => Err(no_binding(method, ctx, request)),
+            Channel::Queue(client) => client.empty(method, ctx, request).await,
         }
     }
 
@@ -107,13 +119,7 @@ impl Channel {
             Channel::Rest(client) => client.stream(method, ctx, request).await,
             #[cfg(feature = "rpc")]
             Channel::Rpc(client) => client.stream(method, ctx, request).await,
-            #[allow(unreachable_patterns)]
-            _ => Err(no_binding(method, ctx, request)),
+            Channel::Queue(client) => client.stream(method, ctx, request).await,
         }
     }
-}
-
-#[allow(dead_code)]
-fn no_binding<Req>(method: &MethodDescriptor, _ctx: &Context, _request: &Req) -> Status {
-    Status::unavailable(format!("no binding is enabled to call `{}`", method.name))
 }

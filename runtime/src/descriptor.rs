@@ -93,6 +93,8 @@ pub struct MethodDescriptor {
     pub service: &'static str,
     /// Its name on the wire.
     pub name: &'static str,
+    /// The queue subject its requests are sent on, `shop.catalog.catalog.get_product`.
+    pub subject: &'static str,
     /// The result shape.
     pub kind: MethodKind,
     /// The HTTP verb it is served at.
@@ -114,6 +116,8 @@ pub struct ServiceDescriptor {
     pub name: &'static str,
     /// Its wire name, `catalog`.
     pub wire_name: &'static str,
+    /// The queue subject its methods' subjects extend, `shop.catalog.catalog`.
+    pub subject: &'static str,
     /// Its methods.
     pub methods: &'static [MethodDescriptor],
 }

@@ -200,3 +200,27 @@ pub trait Dispatch: Send + Sync + 'static {
         Ok(())
     }
 }
+
+/// Runs a call under its deadline, as every server does: expired work is refused, a call
+/// that outlives its deadline is stopped, and a panic is `internal`.
+pub(crate) async fn run_call(
+    service: &dyn Dispatch,
+    method: &str,
+    payload: Payload,
+    codec: Codec,
+    ctx: Context,
+) -> Result<Reply, Status> {
+    use futures_util::FutureExt as _;
+    if ctx.is_expired() {
+        return Err(Status::deadline_exceeded("the deadline passed before the call started"));
+    }
+    let remaining = ctx.remaining();
+    let work = std::panic::AssertUnwindSafe(service.dispatch(method, payload, codec, ctx)).catch_unwind();
+    let outcome = match remaining {
+        Some(r) => tokio::time::timeout(r, work)
+            .await
+            .map_err(|_| Status::deadline_exceeded("the deadline passed during the call"))?,
+        None => work.await,
+    };
+    outcome.unwrap_or_else(|_| Err(Status::internal("the handler panicked")))
+}

@@ -21,6 +21,7 @@ pub struct Host {
     rest: Option<String>,
     #[cfg(feature = "rpc")]
     rpc: Option<String>,
+    queues: Vec<Arc<dyn crate::queue::Broker>>,
 }
 
 impl std::fmt::Debug for Host {
@@ -53,6 +54,14 @@ impl Host {
         self
     }
 
+    /// Serves the queue binding through `broker` (may be given more than once: one server
+    /// per broker).
+    #[must_use]
+    pub fn queue(mut self, broker: impl crate::queue::Broker) -> Self {
+        self.queues.push(Arc::new(broker));
+        self
+    }
+
     /// Adds a service (a generated `…Server`), served on every binding of the host.
     #[must_use]
     pub fn service(mut self, service: impl Dispatch) -> Self {
@@ -60,10 +69,11 @@ impl Host {
         self
     }
 
-    /// Binds every listener, so their addresses are known before serving.
+    /// Binds every listener and subscribes on every broker, so addresses are known and
+    /// requests are taken before serving.
     ///
     /// # Errors
-    /// When an address cannot be bound.
+    /// When an address cannot be bound or a broker cannot be reached.
     pub async fn bind(self) -> std::io::Result<BoundHost> {
         #[cfg(feature = "rest")]
         let rest = match &self.rest {
@@ -75,7 +85,16 @@ impl Host {
             Some(addr) => Some(tokio::net::TcpListener::bind(addr).await?),
             None => None,
         };
+        let mut queues = Vec::with_capacity(self.queues.len());
+        for broker in self.queues {
+            let mut server = crate::queue::QueueServer::shared(broker);
+            for service in &self.services {
+                server = server.shared_service(service.clone());
+            }
+            queues.push(server.listen().await.map_err(std::io::Error::other)?);
+        }
         Ok(BoundHost {
+            queues,
             services: self.services,
             #[cfg(feature = "rest")]
             rest,
@@ -103,6 +122,7 @@ pub struct BoundHost {
     rest: Option<tokio::net::TcpListener>,
     #[cfg(feature = "rpc")]
     rpc: Option<tokio::net::TcpListener>,
+    queues: Vec<crate::queue::ListeningQueueServer>,
 }
 
 impl std::fmt::Debug for BoundHost {
@@ -158,6 +178,13 @@ impl BoundHost {
                 server = server.shared_service(service.clone());
             }
             servers.spawn(server.serve_until(listener, signal(&stop)));
+        }
+        for server in self.queues {
+            let stopped = signal(&stop);
+            servers.spawn(async move {
+                server.serve_until(stopped).await;
+                Ok(())
+            });
         }
         let stopper = stop.clone();
         let watcher = tokio::spawn(async move {

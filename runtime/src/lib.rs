@@ -3,14 +3,16 @@
 //! Generated code depends on this crate only (never on the IDL parser or the code
 //! generator). It holds the [`Context`] of a call, the one error model ([`Status`]), the
 //! static method descriptors, the [`Dispatch`] contract every server implements, and one
-//! module per binding behind a cargo feature: [`rest`] today; RPC, queue (in-memory, NATS,
-//! `RabbitMQ`) and socket as they land. The `full` feature turns on every binding.
+//! module per binding: [`rest`] and [`rpc`] behind their features, [`queue`] always (its
+//! in-memory broker needs nothing; the NATS and `RabbitMQ` backends are the `nats` and `amqp`
+//! features). The `full` feature turns on every binding and broker.
 
 pub mod channel;
 pub mod context;
 pub mod descriptor;
 pub mod dispatch;
 mod host;
+pub mod queue;
 #[cfg(feature = "rest")]
 pub mod rest;
 #[cfg(feature = "rpc")]

@@ -6,6 +6,7 @@
 //! `missing_docs`) is the lint test. Its `tests/` folder runs the bindings end to end.
 #![deny(warnings, missing_docs)]
 
+pub mod brokers;
 pub mod conformance;
 
 include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));

@@ -207,10 +207,11 @@ impl Drop for StreamGuard {
     }
 }
 
-const fn probe_method(name: &'static str, kind: MethodKind) -> MethodDescriptor {
+const fn probe_method(name: &'static str, subject: &'static str, kind: MethodKind) -> MethodDescriptor {
     MethodDescriptor {
         service: "robust.Probe",
         name,
+        subject,
         kind,
         http_method: HttpMethod::Post,
         http_path: "/",
@@ -228,7 +229,11 @@ static PROBE: ServiceDescriptor = ServiceDescriptor {
     package: "robust",
     name: "Probe",
     wire_name: "probe",
-    methods: &[probe_method("sleep", MethodKind::Unary), probe_method("ticks", MethodKind::ServerStream)],
+    subject: "robust.probe",
+    methods: &[
+        probe_method("sleep", "robust.probe.sleep", MethodKind::Unary),
+        probe_method("ticks", "robust.probe.ticks", MethodKind::ServerStream),
+    ],
 };
 
 struct Probe(Arc<Gauges>);

@@ -404,6 +404,12 @@ impl Gen<'_> {
                 pub fn rpc(addr: &str) -> Self {
                     Self::new(::svcgen::Channel::rpc(addr))
                 }
+                /// A client calling through a message broker (`svcgen::queue::MemoryBroker`,
+                /// `NatsBroker`, `AmqpBroker`): request/reply, with the same errors and deadlines.
+                #[must_use]
+                pub fn queue(broker: impl ::svcgen::queue::Broker) -> Self {
+                    Self::new(::svcgen::Channel::queue(broker))
+                }
                 /// The same client, making its calls as part of `ctx` (its correlation id,
                 /// trace and deadline), as a service does when it calls another.
                 #[must_use]
@@ -461,8 +467,10 @@ impl Gen<'_> {
         let name = &service.name;
         let wire = service.wire_name();
         let qualified = format!("{package}.{name}");
+        let service_subject = self.model.service_subject(service);
         let methods = service.methods.iter().map(|m| {
             let method_name = &m.name;
+            let subject = self.model.method_addresses(service, m).subject;
             let kind = match (&m.returns, m.oneway) {
                 (_, true) => quote!(Oneway),
                 (Returns::Nothing, _) => quote!(Empty),
@@ -493,6 +501,7 @@ impl Gen<'_> {
                 ::svcgen::__private::MethodDescriptor {
                     service: #qualified,
                     name: #method_name,
+                    subject: #subject,
                     kind: ::svcgen::__private::MethodKind::#kind,
                     http_method: ::svcgen::__private::HttpMethod::#verb,
                     http_path: #path,
@@ -506,6 +515,7 @@ impl Gen<'_> {
                 package: #package,
                 name: #name,
                 wire_name: #wire,
+                subject: #service_subject,
                 methods: &[#(#methods),*],
             };
         }

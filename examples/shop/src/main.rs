@@ -1,16 +1,20 @@
 //! The shop example: the `Catalog` service of `shop.svc`, implemented in memory, served over
-//! REST, and called method by method by the generated client.
+//! REST, RPC and the queue at once, and called method by method by the generated client over
+//! each.
 //!
 //! `cargo run -p shop` runs the whole tour and exits; `cargo run -p shop -- --serve
-//! 127.0.0.1:8080` keeps serving (try it with curl, see the README).
+//! 127.0.0.1:8080 127.0.0.1:9090` keeps serving (try it with curl, see the README).
+//! `--broker nats` (or `nats://host:port`) and `--broker amqp` (or `amqp://...`) put the
+//! queue binding on NATS or `RabbitMQ` instead of the in-memory broker.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
+use svcgen::queue::{AmqpBroker, Broker, MemoryBroker, NatsBroker};
 use svcgen::{Code, Context, Status, Streaming};
 
 svcgen::include_generated!();
@@ -246,7 +250,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let broker = match args.iter().position(|a| a == "--broker") {
+        Some(at) if at + 1 < args.len() => {
+            let choice = args.remove(at + 1);
+            args.remove(at);
+            choice
+        }
+        Some(_) => {
+            return Err("--broker needs a value: memory, nats, amqp or a nats:// or amqp:// URL".into());
+        }
+        None => "memory".to_owned(),
+    };
+    let broker = connect(&broker).await?;
     let serve = args.first().is_some_and(|a| a == "--serve");
     let (rest_addr, rpc_addr) = if serve {
         (
@@ -257,10 +273,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("127.0.0.1:0", "127.0.0.1:0")
     };
 
-    // One catalogue, served over both bindings at once.
+    // One catalogue, served over every binding at once.
     let host = svcgen::Host::new()
         .rest(rest_addr)
         .rpc(rpc_addr)
+        .queue(broker.clone())
         .service(CatalogServer::new(Shop::default()))
         .bind()
         .await?;
@@ -270,7 +287,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rest_url = format!("http://{rest_at}");
     let rpc_at = rpc_at.to_string();
     // Where to reach it (a closed stdout is no reason to stop serving).
-    let _ = writeln!(std::io::stdout(), "REST: {rest_url}\nRPC: {rpc_at}");
+    let _ = writeln!(std::io::stdout(), "REST: {rest_url}\nRPC: {rpc_at}\nQueue: {broker:?}");
 
     if serve {
         host.serve_until(async { tokio::signal::ctrl_c().await.unwrap_or(()) }).await?;
@@ -284,7 +301,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tour(&CatalogClient::rest(&rest_url)?, "").await?;
     println!("\n== Catalog over RPC ==");
     tour(&CatalogClient::rpc(&rpc_at), " (rpc)").await?;
+    println!("\n== Catalog over the queue ==");
+    tour(&CatalogClient::queue(broker), " (queue)").await?;
     let _ = stop.send(());
     serving.await??;
     Ok(())
+}
+
+/// The broker the queue binding uses: `memory` (the default), `nats`, `amqp`, or a URL.
+async fn connect(choice: &str) -> Result<Arc<dyn Broker>, Status> {
+    Ok(match choice {
+        "memory" => Arc::new(MemoryBroker::new()),
+        "nats" => Arc::new(NatsBroker::connect("nats://127.0.0.1:4222").await?),
+        "amqp" => Arc::new(AmqpBroker::connect("amqp://guest:guest@127.0.0.1:5672/%2f").await?),
+        url if url.starts_with("nats://") => Arc::new(NatsBroker::connect(url).await?),
+        url if url.starts_with("amqp://") => Arc::new(AmqpBroker::connect(url).await?),
+        other => {
+            return Err(Status::invalid_argument(format!(
+                "unknown broker `{other}`: memory, nats, amqp or a URL"
+            )));
+        }
+    })
 }

@@ -1,11 +1,10 @@
 //! The RPC server: one task reads each connection, one writes it, one runs each call.
 
 use std::collections::HashMap;
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
-use futures_util::{FutureExt as _, StreamExt as _};
+use futures_util::StreamExt as _;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tracing::Instrument as _;
@@ -14,7 +13,7 @@ use super::frame::{CODEC_MSGPACK, Frame, FrameError, HANDSHAKE, MAGIC, VERSION};
 use super::{RpcConfig, context_of, problem_bytes, write_frames};
 use crate::context::Context;
 use crate::descriptor::MethodKind;
-use crate::dispatch::{Codec, Dispatch, Payload, Reply};
+use crate::dispatch::{Codec, Dispatch, Payload, Reply, run_call};
 use crate::status::{Code, Status};
 
 /// Serves services over the RPC protocol (`docs/protocol.md`).
@@ -350,7 +349,9 @@ async fn handle(
                 tokio::spawn(
                     async move {
                         let Ok(slot) = running.acquire_owned().await else { return };
-                        if let Err(status) = run(&*service, method.name, payload, ctx).await {
+                        if let Err(status) =
+                            run_call(&*service, method.name, payload, Codec::MsgPack, ctx).await
+                        {
                             tracing::warn!(%status, "oneway call failed");
                         }
                         drop((slot, admitted));
@@ -364,7 +365,7 @@ async fn handle(
                 async move {
                     // Waiting for a slot, the call is registered already: a Cancel reaches it.
                     let Ok(slot) = running.acquire_owned().await else { return };
-                    let result = run(&*service, method.name, payload, ctx.clone()).await;
+                    let result = run_call(&*service, method.name, payload, Codec::MsgPack, ctx.clone()).await;
                     send_result(call, result, &ctx, &tx).await;
                     drop((slot, admitted));
                 }
@@ -398,22 +399,6 @@ async fn handle(
             false
         }
     }
-}
-
-/// Runs a call under its deadline; a panic is `internal`.
-async fn run(service: &dyn Dispatch, method: &str, payload: Payload, ctx: Context) -> Result<Reply, Status> {
-    if ctx.is_expired() {
-        return Err(Status::deadline_exceeded("the deadline passed before the call started"));
-    }
-    let remaining = ctx.remaining();
-    let work = AssertUnwindSafe(service.dispatch(method, payload, Codec::MsgPack, ctx)).catch_unwind();
-    let outcome = match remaining {
-        Some(r) => tokio::time::timeout(r, work)
-            .await
-            .map_err(|_| Status::deadline_exceeded("the deadline passed during the call"))?,
-        None => work.await,
-    };
-    outcome.unwrap_or_else(|_| Err(Status::internal("the handler panicked")))
 }
 
 async fn send_result(call: u32, result: Result<Reply, Status>, ctx: &Context, tx: &mpsc::Sender<Bytes>) {

@@ -1,0 +1,219 @@
+//! The NATS broker (async-nats): core NATS subjects, queue groups and inboxes.
+//!
+//! A message larger than the server's `max_payload` (1 MiB by default) travels by claim
+//! check: its body is put in the `JetStream` object store bucket [`BODIES`], the message
+//! carries its name in the `svcgen-body-ref` header, and the receiver fetches and deletes it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use tokio::io::AsyncReadExt as _;
+
+use super::{Broker, Inbox, Message, Messages, ReplyKind, header};
+use crate::dispatch::BoxFuture;
+use crate::status::Status;
+
+/// The object store bucket that holds bodies too large for one NATS message.
+pub const BODIES: &str = "svcgen-bodies";
+
+/// How long an unclaimed large body is kept.
+const BODY_MAX_AGE: Duration = Duration::from_secs(3600);
+
+/// A NATS server, through one async-nats connection (which reconnects and resubscribes by
+/// itself when the connection drops). Cheap to clone.
+#[derive(Clone)]
+pub struct NatsBroker {
+    client: async_nats::Client,
+    bodies: Arc<tokio::sync::OnceCell<async_nats::jetstream::object_store::ObjectStore>>,
+}
+
+impl std::fmt::Debug for NatsBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsBroker").field("client", &self.client).finish_non_exhaustive()
+    }
+}
+
+impl NatsBroker {
+    /// Connects to `url` (`nats://127.0.0.1:4222`).
+    ///
+    /// # Errors
+    /// `unavailable` when the server cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self, Status> {
+        let client = async_nats::ConnectOptions::new()
+            .name("svcgen")
+            .connect(url)
+            .await
+            .map_err(|e| Status::unavailable(format!("cannot connect to NATS at {url}: {e}")))?;
+        Ok(Self::from_client(client))
+    }
+
+    /// A broker on a connection the caller made (its own options, credentials, TLS).
+    #[must_use]
+    pub fn from_client(client: async_nats::Client) -> Self {
+        Self { client, bodies: Arc::default() }
+    }
+
+    /// The bucket of large bodies, created on first use (idempotently).
+    async fn bodies(&self) -> Result<&async_nats::jetstream::object_store::ObjectStore, Status> {
+        self.bodies
+            .get_or_try_init(|| async {
+                let js = async_nats::jetstream::new(self.client.clone());
+                let config = async_nats::jetstream::object_store::Config {
+                    bucket: BODIES.to_owned(),
+                    description: Some("svcgen: message bodies larger than max_payload".to_owned()),
+                    max_age: BODY_MAX_AGE,
+                    ..Default::default()
+                };
+                match js.create_object_store(config).await {
+                    Ok(store) => Ok(store),
+                    Err(created) => js
+                        .get_object_store(BODIES)
+                        .await
+                        .map_err(|e| unavailable("object store", &format!("{created}; {e}"))),
+                }
+            })
+            .await
+    }
+
+    /// The message as it goes out: a body too large for NATS is stored and referred to.
+    async fn outgoing(&self, mut message: Message) -> Result<Message, Status> {
+        let header_bytes: usize =
+            message.headers.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>() + 16;
+        if message.body.len() + header_bytes <= self.client.server_info().max_payload {
+            return Ok(message);
+        }
+        let name = uuid::Uuid::new_v4().simple().to_string();
+        let mut body = &message.body[..];
+        self.bodies()
+            .await?
+            .put(name.as_str(), &mut body)
+            .await
+            .map_err(|e| unavailable("large body upload", &e))?;
+        message.body = bytes::Bytes::new();
+        message.headers.push((header::BODY_REF.to_owned(), name));
+        Ok(message)
+    }
+
+    /// A subscription's messages, once the server has registered it (flushed, so a request
+    /// sent right after `listen` or `inbox` returns finds it).
+    async fn messages(&self, subscriber: async_nats::Subscriber) -> Result<Messages, Status> {
+        self.client.flush().await.map_err(|e| unavailable("flush", &e))?;
+        let broker = self.clone();
+        Ok(Box::pin(subscriber.then(move |m| {
+            let broker = broker.clone();
+            async move { broker.incoming(m).await }
+        })))
+    }
+
+    /// The message as it came in, its large body fetched (and deleted: one receiver claims it).
+    async fn incoming(&self, nats: async_nats::Message) -> Message {
+        let mut message = message_of(nats);
+        let Some(name) = message.header(header::BODY_REF).map(str::to_owned) else { return message };
+        let fetched = async {
+            let store = self.bodies().await?;
+            let mut object = store.get(&name).await.map_err(|e| unavailable("large body download", &e))?;
+            let mut body = Vec::new();
+            object.read_to_end(&mut body).await.map_err(|e| unavailable("large body download", &e))?;
+            if let Err(e) = store.delete(&name).await {
+                tracing::debug!(error = %e, "a claimed large body was not deleted (it expires)");
+            }
+            Ok::<_, Status>(body)
+        };
+        match fetched.await {
+            Ok(body) => message.body = body.into(),
+            Err(status) => {
+                tracing::warn!(%status, subject = %message.subject, "a large body could not be fetched");
+                message.headers.push((header::BODY_ERROR.to_owned(), status.message().to_owned()));
+            }
+        }
+        message
+    }
+
+    /// The underlying connection.
+    #[must_use]
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+}
+
+fn unavailable(what: &str, e: &impl std::fmt::Display) -> Status {
+    Status::unavailable(format!("NATS {what} failed: {e}"))
+}
+
+/// Our message as NATS headers.
+fn header_map(message: &Message) -> async_nats::HeaderMap {
+    let mut headers = async_nats::HeaderMap::new();
+    for (name, value) in &message.headers {
+        headers.append(name.as_str(), value.as_str());
+    }
+    headers
+}
+
+/// A NATS message as ours; the server's "no responders" status becomes a reply of that kind.
+fn message_of(nats: async_nats::Message) -> Message {
+    let mut headers = Vec::new();
+    if let Some(map) = &nats.headers {
+        for (name, values) in map.iter() {
+            for value in values {
+                headers.push((name.to_string().to_ascii_lowercase(), value.as_str().to_owned()));
+            }
+        }
+    }
+    if nats.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
+        headers.push((header::KIND.to_owned(), ReplyKind::NoResponders.as_str().to_owned()));
+    }
+    Message {
+        subject: nats.subject.to_string(),
+        reply_to: nats.reply.map(|r| r.to_string()),
+        headers,
+        body: nats.payload,
+    }
+}
+
+impl Broker for NatsBroker {
+    fn send(&self, message: Message) -> BoxFuture<'_, Result<(), Status>> {
+        Box::pin(async move {
+            let message = self.outgoing(message).await?;
+            let headers = header_map(&message);
+            let published = match message.reply_to {
+                Some(reply) => {
+                    self.client
+                        .publish_with_reply_and_headers(message.subject, reply, headers, message.body)
+                        .await
+                }
+                None => self.client.publish_with_headers(message.subject, headers, message.body).await,
+            };
+            published.map_err(|e| unavailable("publish", &e))
+        })
+    }
+
+    fn reply(&self, message: Message) -> BoxFuture<'_, Result<(), Status>> {
+        self.send(message)
+    }
+
+    fn listen(&self, subject: &str, group: &str) -> BoxFuture<'_, Result<Messages, Status>> {
+        let (subject, group) = (subject.to_owned(), group.to_owned());
+        Box::pin(async move {
+            let subscriber = self
+                .client
+                .queue_subscribe(subject, group)
+                .await
+                .map_err(|e| unavailable("subscribe", &e))?;
+            self.messages(subscriber).await
+        })
+    }
+
+    fn inbox(&self) -> BoxFuture<'_, Result<Inbox, Status>> {
+        Box::pin(async move {
+            let address = self.client.new_inbox();
+            let subscriber = self
+                .client
+                .subscribe(format!("{address}.*"))
+                .await
+                .map_err(|e| unavailable("subscribe", &e))?;
+            let messages = self.messages(subscriber).await?;
+            Ok(Inbox { address, per_call: true, messages })
+        })
+    }
+}

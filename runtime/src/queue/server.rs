@@ -1,0 +1,259 @@
+//! The queue server: any [`Dispatch`] served to a group of competing consumers.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt as _;
+use tokio::sync::Semaphore;
+use tracing::Instrument as _;
+
+use super::{Broker, Message, Messages, QueueConfig, ReplyKind, codec_of, content_type, context_of, header};
+use crate::context::Context;
+use crate::descriptor::MethodKind;
+use crate::dispatch::{Codec, Dispatch, Payload, Reply, run_call};
+use crate::status::{Code, Status};
+
+/// Serves services through a broker: each service listens on `{package}.{service}.*` in the
+/// group of that name, so every instance of a server shares the requests.
+///
+/// ```no_run
+/// # async fn run(catalog: impl svcgen::Dispatch) -> Result<(), svcgen::Status> {
+/// let broker = svcgen::queue::MemoryBroker::new();
+/// let server = svcgen::queue::QueueServer::new(broker.clone()).service(catalog).listen().await?;
+/// server.serve_until(async { tokio::signal::ctrl_c().await.unwrap_or(()) }).await;
+/// # Ok(())
+/// # }
+/// ```
+pub struct QueueServer {
+    broker: Arc<dyn Broker>,
+    services: Vec<Arc<dyn Dispatch>>,
+    config: QueueConfig,
+}
+
+impl std::fmt::Debug for QueueServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.services.iter().map(|s| s.descriptor().name).collect();
+        f.debug_struct("QueueServer")
+            .field("broker", &self.broker)
+            .field("services", &names)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl QueueServer {
+    /// A server on `broker`, with no service yet.
+    #[must_use]
+    pub fn new(broker: impl Broker) -> Self {
+        Self::shared(Arc::new(broker))
+    }
+
+    /// A server on a shared broker.
+    #[must_use]
+    pub fn shared(broker: Arc<dyn Broker>) -> Self {
+        Self { broker, services: Vec::new(), config: QueueConfig::default() }
+    }
+
+    /// Adds a service (a generated `…Server`).
+    #[must_use]
+    pub fn service(self, service: impl Dispatch) -> Self {
+        self.shared_service(Arc::new(service))
+    }
+
+    /// Adds a shared service.
+    #[must_use]
+    pub fn shared_service(mut self, service: Arc<dyn Dispatch>) -> Self {
+        self.services.push(service);
+        self
+    }
+
+    /// Sets the limits.
+    #[must_use]
+    pub fn config(mut self, config: QueueConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Subscribes every service, so requests sent from now on are served.
+    ///
+    /// # Errors
+    /// `unavailable` when the broker cannot be reached.
+    pub async fn listen(self) -> Result<ListeningQueueServer, Status> {
+        let mut subscriptions = Vec::with_capacity(self.services.len());
+        for service in &self.services {
+            let subject = service.descriptor().subject;
+            let messages = self.broker.listen(&format!("{subject}.*"), subject).await?;
+            subscriptions.push((service.clone(), messages));
+        }
+        Ok(ListeningQueueServer { broker: self.broker, subscriptions, config: self.config })
+    }
+}
+
+/// A [`QueueServer`] whose subscriptions are in place.
+pub struct ListeningQueueServer {
+    broker: Arc<dyn Broker>,
+    subscriptions: Vec<(Arc<dyn Dispatch>, Messages)>,
+    config: QueueConfig,
+}
+
+impl std::fmt::Debug for ListeningQueueServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListeningQueueServer").field("broker", &self.broker).finish_non_exhaustive()
+    }
+}
+
+impl ListeningQueueServer {
+    /// Serves until `shutdown` completes (or the broker is gone for good), then stops taking
+    /// requests and waits up to the drain time for the calls in flight.
+    pub async fn serve_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
+        let limit = Arc::new(Semaphore::new(self.config.max_in_flight));
+        let mut consumers = tokio::task::JoinSet::new();
+        for (service, mut messages) in self.subscriptions {
+            let broker = self.broker.clone();
+            let limit = limit.clone();
+            consumers.spawn(async move {
+                while let Some(message) = messages.next().await {
+                    // The deadline counts from here: time spent waiting for a slot is spent.
+                    let ctx = context_of(&message);
+                    // Backpressure: at the limit, stop taking requests (they wait in the broker).
+                    let Ok(slot) = limit.clone().acquire_owned().await else { return };
+                    let (broker, service) = (broker.clone(), service.clone());
+                    tokio::spawn(async move {
+                        handle(&*broker, service, message, ctx).await;
+                        drop(slot);
+                    });
+                }
+            });
+        }
+        tokio::select! {
+            () = shutdown => {}
+            () = async { while consumers.join_next().await.is_some() {} } => {
+                tracing::warn!("the broker closed every subscription; the queue server stops");
+            }
+        }
+        consumers.abort_all();
+        let capacity = u32::try_from(self.config.max_in_flight).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(self.config.drain, limit.acquire_many(capacity)).await;
+    }
+}
+
+/// Serves one request.
+async fn handle(
+    broker: &dyn Broker,
+    service: Arc<dyn Dispatch>,
+    message: Message,
+    ctx: Result<Context, (Context, Status)>,
+) {
+    let descriptor = service.descriptor();
+    let method_name = message
+        .subject
+        .strip_prefix(descriptor.subject)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .unwrap_or_default()
+        .to_owned();
+    let replier = Replier {
+        broker,
+        reply_to: message.reply_to.clone(),
+        call: message.header(header::CALL).map(str::to_owned),
+    };
+    let ctx = match ctx {
+        Ok(ctx) => ctx,
+        Err((ctx, status)) => return replier.fail(&status, &ctx, Codec::Json).await,
+    };
+    let span = tracing::info_span!("svcgen.call", binding = "queue", service = descriptor.name, method = %method_name, correlation_id = ctx.correlation_id());
+    async move {
+        if let Some(why) = message.header(header::BODY_ERROR) {
+            let status = Status::unavailable(format!("the request's body could not be fetched: {why}"));
+            return replier.fail(&status, &ctx, Codec::Json).await;
+        }
+        let codec = match codec_of(&message) {
+            Ok(codec) => codec,
+            Err(status) => return replier.fail(&status, &ctx, Codec::Json).await,
+        };
+        let Some(method) = descriptor.method(&method_name) else {
+            let status = Status::unimplemented(format!("no method `{method_name}` in `{}`", descriptor.name));
+            return replier.fail(&status, &ctx, codec).await;
+        };
+        let payload = Payload::Encoded(codec, message.body);
+        if method.kind == MethodKind::Oneway {
+            // Checked and acknowledged now, then worked on.
+            if let Err(status) = service.check(method.name, &payload) {
+                return replier.fail(&status, &ctx, codec).await;
+            }
+            replier.send(ReplyKind::Reply, codec, bytes::Bytes::new(), &ctx).await;
+            if let Err(status) = run_call(&*service, method.name, payload, codec, ctx).await {
+                tracing::warn!(%status, "oneway call failed");
+            }
+            return;
+        }
+        match run_call(&*service, method.name, payload, codec, ctx.clone()).await {
+            Ok(Reply::Value(body)) => {
+                replier.send(ReplyKind::Reply, codec, body, &ctx).await;
+            }
+            Ok(Reply::Empty) => {
+                replier.send(ReplyKind::Reply, codec, bytes::Bytes::new(), &ctx).await;
+            }
+            Ok(Reply::Stream(mut items)) => {
+                while let Some(item) = items.next().await {
+                    match item {
+                        Ok(body) => {
+                            if !replier.send(ReplyKind::Item, codec, body, &ctx).await {
+                                return;
+                            }
+                        }
+                        Err(status) => return replier.fail(&status, &ctx, codec).await,
+                    }
+                }
+                replier.send(ReplyKind::End, codec, bytes::Bytes::new(), &ctx).await;
+            }
+            Err(status) => replier.fail(&status, &ctx, codec).await,
+        }
+    }
+    .instrument(span)
+    .await;
+}
+
+/// Sends the replies of one request.
+struct Replier<'a> {
+    broker: &'a dyn Broker,
+    reply_to: Option<String>,
+    call: Option<String>,
+}
+
+impl Replier<'_> {
+    /// Sends one reply; whether it went out (a request without a reply address wants none).
+    async fn send(&self, kind: ReplyKind, codec: Codec, body: bytes::Bytes, ctx: &Context) -> bool {
+        let Some(reply_to) = &self.reply_to else { return false };
+        let content_type =
+            if kind == ReplyKind::Error { "application/problem+json" } else { content_type(codec) };
+        let mut headers = Vec::with_capacity(4);
+        if let Some(call) = &self.call {
+            headers.push((header::CALL.to_owned(), call.clone()));
+        }
+        headers.push((header::KIND.to_owned(), kind.as_str().to_owned()));
+        headers.push((header::CONTENT_TYPE.to_owned(), content_type.to_owned()));
+        headers.push((header::CORRELATION_ID.to_owned(), ctx.correlation_id().to_owned()));
+        let reply = Message { subject: reply_to.clone(), reply_to: None, headers, body };
+        match self.broker.reply(reply).await {
+            Ok(()) => true,
+            Err(status) => {
+                // The caller is gone (its deadline passed, or it stopped): nobody to tell.
+                tracing::debug!(%status, "a reply could not be sent");
+                false
+            }
+        }
+    }
+
+    /// Sends an error reply: the status as an RFC 9457 problem document (JSON).
+    async fn fail(&self, status: &Status, ctx: &Context, codec: Codec) {
+        if status.code() == Code::Internal {
+            tracing::error!(%status, "call failed");
+        }
+        if self.reply_to.is_none() {
+            tracing::warn!(%status, "a request without a reply address failed");
+            return;
+        }
+        let problem = status.to_problem(Some(ctx.correlation_id()));
+        let body = serde_json::to_vec(&problem).map(bytes::Bytes::from).unwrap_or_default();
+        self.send(ReplyKind::Error, codec, body, ctx).await;
+    }
+}
