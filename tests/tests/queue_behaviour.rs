@@ -233,3 +233,46 @@ macro_rules! on_every_broker {
 }
 
 on_every_broker!(no_responders, group_shares_requests, expired_and_late, malformed_requests);
+
+/// `RabbitMQ` closes our connection (as a broker restart or a network cut would): it is
+/// recovered (channels, queues, bindings, consumers declared again) and calls work again, on
+/// both the server's and the client's side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rabbitmq_connection_loss_is_survived() {
+    let name = format!("svcgen-fault-{}", svcgen::Uuid::new_v4().simple());
+    let url = brokers::amqp_url();
+    let broker = svcgen::queue::AmqpBroker::connect_named(&url, &name).await.expect("RabbitMQ is reachable");
+    let broker = brokers::isolated(broker);
+    let _server = serve(&broker, Probe::new("p"), QueueConfig::default()).await;
+    let client = QueueClient::new(broker);
+    let ctx = || Context::new().with_timeout(Duration::from_secs(2));
+    let who: String = client.unary(WHO, &ctx(), &args(0)).await.expect("who works");
+    assert_eq!(who, "p");
+    // Only this test's connection: the other tests share the broker.
+    let listed = std::process::Command::new("rabbitmqctl")
+        .args(["list_connections", "--quiet", "--no-table-headers", "pid", "client_properties"])
+        .output()
+        .expect("rabbitmqctl runs");
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let ours: Vec<&str> =
+        listed.lines().filter(|l| l.contains(&name)).filter_map(|l| l.split_whitespace().next()).collect();
+    assert_eq!(ours.len(), 1, "our one connection is listed:\n{listed}");
+    let closed = std::process::Command::new("rabbitmqctl")
+        .args(["close_connection", ours[0], "svcgen fault test"])
+        .output()
+        .expect("rabbitmqctl runs");
+    assert!(closed.status.success(), "{}", String::from_utf8_lossy(&closed.stderr));
+    let started = Instant::now();
+    let mut last = None;
+    while started.elapsed() < Duration::from_secs(20) {
+        match client.unary::<_, String>(WHO, &ctx(), &args(0)).await {
+            Ok(who) => {
+                assert_eq!(who, "p");
+                return;
+            }
+            Err(status) => last = Some(status),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("calls never worked again after the connection loss: {last:?}");
+}

@@ -52,7 +52,17 @@ impl AmqpBroker {
     /// # Errors
     /// `unavailable` when the server cannot be reached.
     pub async fn connect(uri: &str) -> Result<Self, Status> {
-        let properties = ConnectionProperties::default().enable_auto_recover();
+        Self::connect_named(uri, "svcgen").await
+    }
+
+    /// Connects as [`connect`](Self::connect) does, under a connection name the broker shows
+    /// (`rabbitmqctl list_connections user_provided_name`, the management UI).
+    ///
+    /// # Errors
+    /// `unavailable` when the server cannot be reached.
+    pub async fn connect_named(uri: &str, name: &str) -> Result<Self, Status> {
+        let properties =
+            ConnectionProperties::default().with_connection_name(name.into()).enable_auto_recover();
         let connection =
             Connection::connect(uri, properties).await.map_err(|e| unavailable("connection", &e))?;
         let publisher = connection.create_channel().await.map_err(|e| unavailable("channel", &e))?;
