@@ -6,30 +6,64 @@
 //! the `.svc` file's package (before formatting), compared token by token as text.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{ToTokens as _, quote};
 use svcgen_idl::{MemoryFs, Model};
 
 const SVC: &str = include_str!("catalog/catalog.svc");
 const RUST: &str = include_str!("catalog/catalog.rs");
+/// The conformance service of the `svcgen-tests` crate, both ways.
+const CONFORMANCE_SVC: &str = include_str!("../../../tests/conformance.svc");
+const CONFORMANCE_RUST: &str = include_str!("../../../tests/src/conformance_macro.rs");
 
-fn from_svc() -> Model {
-    let output = svcgen_idl::compile(&["catalog.svc"], &MemoryFs::new([("catalog.svc", SVC)]));
+fn from_svc(text: &str) -> Model {
+    let output = svcgen_idl::compile(&["x.svc"], &MemoryFs::new([("x.svc", text)]));
     let diagnostics = output.render_diagnostics();
-    output.model.unwrap_or_else(|| panic!("catalog.svc is valid:\n{diagnostics}"))
+    output.model.unwrap_or_else(|| panic!("the .svc file is valid:\n{diagnostics}"))
 }
 
-fn rust_module() -> TokenStream {
-    RUST.parse().expect("catalog.rs tokenizes")
+/// The `#[svcgen::service(args)]` module of a Rust file: its arguments, and the module without
+/// the attribute (what the macro receives).
+fn rust_module(text: &str) -> (TokenStream, TokenStream) {
+    let file: syn::File = syn::parse_str(text).expect("the Rust file parses");
+    let Some(syn::Item::Mod(mut module)) = file.items.into_iter().next() else { panic!("a module first") };
+    let at = module
+        .attrs
+        .iter()
+        .position(|a| a.path().segments.last().is_some_and(|s| s.ident == "service"))
+        .expect("a #[svcgen::service] attribute");
+    let attr = module.attrs.remove(at);
+    let args = match attr.meta {
+        syn::Meta::List(list) => list.tokens,
+        _ => panic!("#[svcgen::service(package = ..)]"),
+    };
+    (args, module.into_token_stream())
 }
 
-fn from_rust() -> Model {
-    svcgen_macros_core::model_of(quote!(package = "shop.catalog"), rust_module())
-        .unwrap_or_else(|errors| panic!("catalog.rs is valid:\n{}", errors.join("\n")))
+fn from_rust(text: &str) -> Model {
+    let (args, module) = rust_module(text);
+    svcgen_macros_core::model_of(args, module)
+        .unwrap_or_else(|errors| panic!("the Rust module is valid:\n{}", errors.join("\n")))
 }
 
 #[test]
 fn the_two_front_ends_build_equal_models() {
-    let (svc, rust) = (from_svc().to_json_without_spans(), from_rust().to_json_without_spans());
+    assert_equal_models(&from_svc(SVC), &from_rust(RUST));
+}
+
+#[test]
+fn the_conformance_service_is_the_same_both_ways() {
+    // The module's doc (which `missing_docs` asks for) is the package's doc; the .svc has none.
+    let mut rust = from_rust(CONFORMANCE_RUST);
+    rust.packages[0].docs.clear();
+    assert_equal_models(&from_svc(CONFORMANCE_SVC), &rust);
+    let (args, module) = rust_module(CONFORMANCE_RUST);
+    let expanded = svcgen_macros_core::expand_service(args, module).to_string();
+    let generated = svcgen_macros_core::generated_tokens(&from_svc(CONFORMANCE_SVC)).to_string();
+    assert!(expanded.contains(&generated), "the expansion holds exactly the generated tokens");
+}
+
+fn assert_equal_models(svc: &Model, rust: &Model) {
+    let (svc, rust) = (svc.to_json_without_spans(), rust.to_json_without_spans());
     if svc != rust {
         let svc = serde_json::to_string_pretty(&svc).unwrap_or_default();
         let rust = serde_json::to_string_pretty(&rust).unwrap_or_default();
@@ -42,13 +76,15 @@ fn the_two_front_ends_build_equal_models() {
 
 #[test]
 fn the_macro_expands_to_exactly_the_generated_tokens() {
-    let generated = svcgen_macros_core::generated_tokens(&from_svc());
+    let generated = svcgen_macros_core::generated_tokens(&from_svc(SVC));
     let doc = " The product catalogue of the shop.";
     let expected = quote! {
         #[doc = #doc]
         pub mod catalog { #generated }
     };
-    let expanded = svcgen_macros_core::expand_service(quote!(package = "shop.catalog"), rust_module());
+    let (args, module) = rust_module(RUST);
+    assert_eq!(args.to_string(), quote!(package = "shop.catalog").to_string());
+    let expanded = svcgen_macros_core::expand_service(args, module);
     let (expanded, expected) = (expanded.to_string(), expected.to_string());
     if expanded != expected {
         let at = expanded.bytes().zip(expected.bytes()).position(|(a, b)| a != b).unwrap_or(0);
@@ -63,7 +99,7 @@ fn the_macro_expands_to_exactly_the_generated_tokens() {
 
 #[test]
 fn the_generated_tokens_are_what_svcgen_generate_prints() {
-    let model = from_svc();
+    let model = from_svc(SVC);
     let printed = svcgen_codegen::rust::generate(&model).remove(0).source;
     let tokens = svcgen_macros_core::generated_tokens(&model);
     let file: syn::File = syn::parse2(tokens).expect("generated tokens parse");

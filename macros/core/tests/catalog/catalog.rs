@@ -1,7 +1,9 @@
-// The Rust half of the equivalence test: `catalog.svc`, written as a `#[svcgen::service]`
-// module. `tests/equivalence.rs` reads this file as tokens; the `svcgen-tests` crate compiles it.
+//! The Rust half of the equivalence test: `catalog.svc`, written as a `#[svcgen::service]`
+//! module. `tests/equivalence.rs` reads this file as tokens; the `svcgen-tests` crate compiles
+//! it (under `deny(warnings, missing_docs)` and clippy pedantic).
 
 /// The product catalogue of the shop.
+#[svcgen::service(package = "shop.catalog")]
 pub mod catalog {
     /// A product in the catalogue.
     pub struct Product {
