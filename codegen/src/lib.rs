@@ -5,9 +5,12 @@
 //! reference arrive with the bindings (see the issues and `ARCHITECTURE.md`).
 
 mod build;
+#[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "documents")]
 pub mod doc;
 pub mod rust;
 
 pub use build::{BuildError, Builder};
+#[cfg(feature = "documents")]
 pub mod openapi;

@@ -28,6 +28,11 @@ pub use host::{BoundHost, Host};
 pub use status::{Code, DomainError, MethodError, Problem, Status, Violation};
 pub use types::{Bytes, Duration, Timestamp, Uuid};
 
+/// `#[svcgen::service]` on a module or trait, and `svcgen::include_svc!("x.svc")`: the same
+/// generated code as `svcgen generate`, without a build script (see `docs/macros.md`).
+#[cfg(feature = "macros")]
+pub use svcgen_macros::{include_svc, service};
+
 /// Includes the code `svcgen_codegen::Builder` generated in `OUT_DIR`: one module per
 /// package (`shop_catalog`, `shop_money`, ...).
 #[macro_export]

@@ -8,5 +8,11 @@
 
 pub mod brokers;
 pub mod conformance;
+pub mod conformance_macro;
+pub mod interop;
+/// `macros/core/tests/catalog/catalog.rs`: the shop catalogue as a `#[svcgen::service]`
+/// module, compiled and linted here like the generated code of every fixture.
+#[path = "../../macros/core/tests/catalog/catalog.rs"]
+pub mod macro_catalog;
 
 include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));

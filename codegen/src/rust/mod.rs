@@ -132,17 +132,35 @@ fn emit_package(model: &Model, package: PackageId) -> TokenStream {
     }
 }
 
+/// The items of one package as tokens, with the lint allowances every generated file gets:
+/// what the `#[service]` macro expands to, and exactly what [`generate`] prints for the package.
+#[must_use]
+pub fn package_tokens(model: &Model, package: PackageId) -> TokenStream {
+    let tokens = emit_package(model, package);
+    match syn::parse2::<syn::File>(tokens.clone()) {
+        Ok(mut file) => {
+            with_allowances(&mut file);
+            quote::ToTokens::into_token_stream(file)
+        }
+        Err(_) => tokens,
+    }
+}
+
+fn with_allowances(file: &mut syn::File) {
+    for item in &mut file.items {
+        if let Some(allow) = allowed_lints(item)
+            && let Some(attrs) = item_attrs(item)
+        {
+            attrs.push(allow);
+        }
+    }
+}
+
 /// Adds the lint allowances to every item and prints the file.
 fn format_tokens(tokens: &TokenStream) -> String {
     match syn::parse2::<syn::File>(tokens.clone()) {
         Ok(mut file) => {
-            for item in &mut file.items {
-                if let Some(allow) = allowed_lints(item)
-                    && let Some(attrs) = item_attrs(item)
-                {
-                    attrs.push(allow);
-                }
-            }
+            with_allowances(&mut file);
             format!("{HEADER}\n{}", prettyplease::unparse(&file))
         }
         // Unparseable tokens would be a bug in svcgen; show them rather than hide it.

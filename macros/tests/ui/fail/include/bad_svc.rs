@@ -1,0 +1,3 @@
+svcgen::include_svc!("svc/bad.svc");
+
+fn main() {}
