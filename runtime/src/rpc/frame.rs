@@ -178,6 +178,21 @@ fn put_str(out: &mut BytesMut, s: &str) {
     out.put_slice(bytes);
 }
 
+/// The request head after the frame header: four strings, the deadline, the metadata (at most
+/// `u16::MAX` pairs; longer strings are cut, see `put_str`).
+fn put_request_head(out: &mut BytesMut, strings: [&str; 4], deadline_ms: u32, metadata: &[(&str, &str)]) {
+    for s in strings {
+        put_str(out, s);
+    }
+    out.put_u32(deadline_ms);
+    let metadata = &metadata[..metadata.len().min(usize::from(u16::MAX))];
+    out.put_u16(u16::try_from(metadata.len()).unwrap_or(u16::MAX));
+    for (key, value) in metadata {
+        put_str(out, key);
+        put_str(out, value);
+    }
+}
+
 fn get_str(body: &mut Bytes) -> Result<String, FrameError> {
     if body.len() < 2 {
         return Err(FrameError::Malformed("a string's length is missing"));
@@ -227,16 +242,14 @@ impl Frame {
         out.put_u32(self.call());
         match self {
             Frame::Request { head, payload, .. } => {
-                put_str(out, &head.service);
-                put_str(out, &head.method);
-                put_str(out, &head.correlation_id);
-                put_str(out, &head.traceparent);
-                out.put_u32(head.deadline_ms);
-                out.put_u16(u16::try_from(head.metadata.len()).unwrap_or(u16::MAX));
-                for (key, value) in head.metadata.iter().take(usize::from(u16::MAX)) {
-                    put_str(out, key);
-                    put_str(out, value);
-                }
+                let metadata: Vec<(&str, &str)> =
+                    head.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                put_request_head(
+                    out,
+                    [&head.service, &head.method, &head.correlation_id, &head.traceparent],
+                    head.deadline_ms,
+                    &metadata,
+                );
                 out.put_slice(payload);
             }
             Frame::Reply { payload, .. } | Frame::StreamItem { payload, .. } => out.put_slice(payload),
@@ -244,6 +257,30 @@ impl Frame {
             Frame::GoAway { reason, .. } => put_str(out, reason),
             Frame::StreamEnd { .. } | Frame::Cancel { .. } | Frame::Ping { .. } | Frame::Pong { .. } => {}
         }
+        Frame::finish(out, start);
+    }
+
+    /// Starts a `Request` frame in `out` from borrowed parts (no [`RequestHead`] is built):
+    /// the header and the request head. The caller appends the payload, then calls
+    /// [`Frame::finish`] with the returned offset.
+    pub fn start_request(
+        out: &mut BytesMut,
+        call: u32,
+        [service, method, correlation_id, traceparent]: [&str; 4],
+        deadline_ms: u32,
+        metadata: &[(&str, &str)],
+    ) -> usize {
+        let start = out.len();
+        out.put_u32(0); // the length, filled in by `finish`
+        out.put_u8(Kind::Request as u8);
+        out.put_u8(0);
+        out.put_u32(call);
+        put_request_head(out, [service, method, correlation_id, traceparent], deadline_ms, metadata);
+        start
+    }
+
+    /// Completes a frame begun at `start` ([`Frame::start_request`]): writes its length.
+    pub fn finish(out: &mut BytesMut, start: usize) {
         let length = u32::try_from(out.len() - start - 4).unwrap_or(u32::MAX);
         out[start..start + 4].copy_from_slice(&length.to_be_bytes());
     }
