@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut as _, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -442,7 +442,7 @@ fn request_frame<Req: Serialize>(
     ctx: &Context,
     request: &Req,
 ) -> Result<Bytes, Status> {
-    let mut out = BytesMut::with_capacity(1024);
+    let mut out = Vec::with_capacity(1024);
     let deadline_ms = ctx.remaining().map_or(0, |r| u32::try_from(r.as_millis()).unwrap_or(u32::MAX).max(1));
     let metadata: Vec<(&str, &str)> = ctx
         .metadata_iter()
@@ -450,10 +450,10 @@ fn request_frame<Req: Serialize>(
         .collect();
     let strings = [method.service, method.name, ctx.correlation_id(), ctx.traceparent().unwrap_or_default()];
     let start = Frame::start_request(&mut out, call, strings, deadline_ms, &metadata);
-    rmp_serde::encode::write_named(&mut (&mut out).writer(), request)
+    rmp_serde::encode::write_named(&mut out, request)
         .map_err(|e| Status::invalid_argument(format!("cannot encode the request: {e}")))?;
     Frame::finish(&mut out, start);
-    Ok(out.freeze())
+    Ok(Bytes::from(out))
 }
 
 fn deadline() -> Status {

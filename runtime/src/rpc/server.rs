@@ -360,6 +360,8 @@ async fn handle(
                 return true;
             }
             let registry = calls.clone();
+            // Locked across the spawn, so the call cannot unregister itself before it is registered.
+            let mut calls = calls.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let task = tokio::spawn(
                 async move {
                     // Waiting for a slot, the call is registered already: a Cancel reaches it.
@@ -367,19 +369,11 @@ async fn handle(
                     let result = run(&*service, method.name, payload, ctx.clone()).await;
                     send_result(call, result, &ctx, &tx).await;
                     drop((slot, admitted));
+                    unregister(&registry, call);
                 }
                 .instrument(span),
             );
-            let mut calls = calls.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            // Finished calls are swept out when the map is full, before it would grow: amortised
-            // O(1) per call, and the map stays no larger than twice the calls running.
-            if calls.len() == calls.capacity() {
-                calls.retain(|_, handle| !handle.is_finished());
-            }
-            if !task.is_finished() {
-                calls.insert(call, task.abort_handle());
-            }
-            drop(registry);
+            calls.insert(call, task.abort_handle());
             true
         }
         Frame::Cancel { call } => {
@@ -401,6 +395,16 @@ async fn handle(
             protocol_error(tx, call, &error).await;
             false
         }
+    }
+}
+
+/// A finished call takes itself out of its connection's registry (unless a later call with the
+/// same id has taken its place).
+fn unregister(registry: &Mutex<HashMap<u32, tokio::task::AbortHandle>>, call: u32) {
+    let Some(me) = tokio::task::try_id() else { return };
+    let mut calls = registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if calls.get(&call).is_some_and(|handle| handle.id() == me) {
+        calls.remove(&call);
     }
 }
 
