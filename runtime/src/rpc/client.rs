@@ -469,6 +469,12 @@ fn backoff(failures: u32, max: Duration) -> Duration {
 
 async fn read_frames<R: tokio::io::AsyncRead + Unpin>(conn: Weak<Conn>, mut reader: R, config: RpcConfig) {
     let mut buf = BytesMut::with_capacity(16 * 1024);
+    // Nothing heard for three keepalive periods: the server is gone. One timer for the
+    // connection, moved on when it fires (not a timeout armed for every read).
+    let limit = config.keepalive * 3;
+    let mut heard = tokio::time::Instant::now();
+    let idle = tokio::time::sleep(limit);
+    tokio::pin!(idle);
     loop {
         loop {
             let Some(c) = conn.upgrade() else { return };
@@ -486,8 +492,21 @@ async fn read_frames<R: tokio::io::AsyncRead + Unpin>(conn: Weak<Conn>, mut read
                 }
             }
         }
-        let read = tokio::time::timeout(config.keepalive * 3, reader.read_buf(&mut buf)).await;
-        if !matches!(read, Ok(Ok(n)) if n > 0) {
+        let read = tokio::select! {
+            read = reader.read_buf(&mut buf) => Some(read),
+            () = &mut idle => {
+                if tokio::time::Instant::now() < heard + limit {
+                    idle.as_mut().reset(heard + limit);
+                    continue;
+                }
+                None
+            }
+        };
+        if let Some(Ok(n)) = read
+            && n > 0
+        {
+            heard = tokio::time::Instant::now();
+        } else {
             if let Some(c) = conn.upgrade() {
                 c.close(&Status::unavailable("the connection to the server was lost"));
             }

@@ -225,6 +225,9 @@ pub async fn serve_connection<S>(
     let mut last_call = 0u32;
     let mut heard = tokio::time::Instant::now();
     let mut nonce = 0u32;
+    // One timer for the connection, reset when it fires (not a timeout armed for every read).
+    let idle = tokio::time::sleep(config.keepalive);
+    tokio::pin!(idle);
     'read: loop {
         // Hand out every complete frame before reading more.
         loop {
@@ -245,16 +248,24 @@ pub async fn serve_connection<S>(
             }
         }
         tokio::select! {
-            read = tokio::time::timeout(config.keepalive, reader.read_buf(&mut buf)) => match read {
-                Ok(Ok(0) | Err(_)) => break,
-                Ok(Ok(_)) => heard = tokio::time::Instant::now(),
+            read = reader.read_buf(&mut buf) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(_) => heard = tokio::time::Instant::now(),
+            },
+            () = &mut idle => {
+                let now = tokio::time::Instant::now();
                 // Silent for three keepalive periods, pings unanswered: the peer is gone.
-                Err(_) if heard.elapsed() >= config.keepalive * 3 => break,
-                Err(_) => {
+                if now >= heard + config.keepalive * 3 {
+                    break;
+                }
+                if now >= heard + config.keepalive {
                     nonce = nonce.wrapping_add(1);
                     let _ = tx.try_send(Frame::Ping { nonce }.to_bytes());
+                    idle.as_mut().reset(now + config.keepalive);
+                } else {
+                    idle.as_mut().reset(heard + config.keepalive);
                 }
-            },
+            }
             _ = stop.changed() => {
                 let _ = tx.send(Frame::GoAway { last: last_call, reason: "the server is shutting down".into() }.to_bytes()).await;
                 break;
