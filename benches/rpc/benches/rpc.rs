@@ -254,6 +254,8 @@ fn verdict(met: bool, by: &str) -> String {
 fn main() {
     // `cargo bench` passes `--bench`; this binary takes no arguments of its own.
     let config = Config::from_env();
+    // Counted before this thread is pinned (pinning narrows what it may see).
+    let cpus = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let cores = cores(config.pin);
     let (servers, server_pinned) = start_servers(cores.map(|c| c.0));
     let client_core = cores.map(|c| c.1);
@@ -302,7 +304,7 @@ fn main() {
         config.concurrency,
         if server_pinned { "pinned to core 0" } else { "not pinned" },
         if client_pinned { "pinned to core 1" } else { "not pinned" },
-        std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
+        cpus,
     );
     let mut results = Vec::new();
     for &concurrency in &config.concurrency {
