@@ -28,8 +28,8 @@ impl Context {
     #[must_use]
     pub fn new() -> Self {
         Self {
-            correlation_id: new_correlation_id().into(),
-            traceparent: Some(new_traceparent(&random_hex(32)).into()),
+            correlation_id: new_correlation_id(),
+            traceparent: Some(fresh_traceparent()),
             deadline: None,
             metadata: Arc::default(),
         }
@@ -41,11 +41,11 @@ impl Context {
     pub fn from_headers(correlation_id: Option<&str>, traceparent: Option<&str>) -> Self {
         let correlation_id = match correlation_id {
             Some(id) if is_valid_correlation_id(id) => id.into(),
-            _ => new_correlation_id().into(),
+            _ => new_correlation_id(),
         };
         let traceparent = match traceparent {
             Some(tp) if is_valid_traceparent(tp) => tp.into(),
-            _ => new_traceparent(&random_hex(32)).into(),
+            _ => fresh_traceparent(),
         };
         Self { correlation_id, traceparent: Some(traceparent), deadline: None, metadata: Arc::default() }
     }
@@ -149,12 +149,26 @@ fn random_hex(len: usize) -> String {
     out
 }
 
-fn new_correlation_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+/// 32 random hex digits, formatted on the stack (one allocation: the `Arc`).
+fn new_correlation_id() -> Arc<str> {
+    let mut hex = [0u8; 32];
+    Arc::from(&*uuid::Uuid::new_v4().simple().encode_lower(&mut hex))
+}
+
+/// A `traceparent` with a new trace id and a new span id.
+fn fresh_traceparent() -> Arc<str> {
+    let mut hex = [0u8; 32];
+    Arc::from(new_traceparent(uuid::Uuid::new_v4().simple().encode_lower(&mut hex)))
 }
 
 fn new_traceparent(trace_id: &str) -> String {
-    format!("00-{trace_id}-{}-01", random_hex(16))
+    let mut hex = [0u8; 32];
+    let span_id = &uuid::Uuid::new_v4().simple().encode_lower(&mut hex)[..16];
+    let mut tp = String::with_capacity(55);
+    for part in ["00-", trace_id, "-", span_id, "-01"] {
+        tp.push_str(part);
+    }
+    tp
 }
 
 fn is_valid_correlation_id(id: &str) -> bool {

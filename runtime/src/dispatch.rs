@@ -45,9 +45,13 @@ impl Codec {
             Codec::Json => serde_json::to_vec(value)
                 .map(bytes::Bytes::from)
                 .map_err(|e| Status::internal(format!("cannot encode the reply: {e}"))),
-            Codec::MsgPack => rmp_serde::to_vec_named(value)
-                .map(bytes::Bytes::from)
-                .map_err(|e| Status::internal(format!("cannot encode the reply: {e}"))),
+            Codec::MsgPack => {
+                // Room for a typical message up front: growing from empty reallocates ~8 times for 1 KiB.
+                let mut out = Vec::with_capacity(256);
+                rmp_serde::encode::write_named(&mut out, value)
+                    .map(|()| bytes::Bytes::from(out))
+                    .map_err(|e| Status::internal(format!("cannot encode the reply: {e}")))
+            }
         }
     }
 

@@ -26,6 +26,8 @@
 //! - `SVCGEN_BENCH_SERVER_THREADS` — the servers' tokio worker threads (default 1; the load
 //!   generator always runs on one thread of its own);
 //! - `SVCGEN_BENCH_ONLY` — `server` or `client`: run one half;
+//! - `SVCGEN_BENCH_PIN` — `0` to leave the threads unpinned (default: the server runtime's
+//!   threads pinned to the first core, the load generator to the second);
 //! - `SVCGEN_BENCH_SERVE=dir` — only start the servers, write the `POST /echo` body to
 //!   `dir/echo.json`, print the addresses and wait (for `wrk`: `benches/rest/wrk.sh`);
 //! - `SVCGEN_BENCH_PROFILE=target/scenario` — no timing: send `SVCGEN_BENCH_REQUESTS` (default
@@ -60,6 +62,7 @@ struct Config {
     concurrency: Vec<usize>,
     server_threads: usize,
     only: Option<String>,
+    pin: bool,
 }
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -81,6 +84,7 @@ impl Config {
                 .collect(),
             server_threads: env("SVCGEN_BENCH_SERVER_THREADS", 1),
             only: std::env::var("SVCGEN_BENCH_ONLY").ok(),
+            pin: env("SVCGEN_BENCH_PIN", 1) != 0,
         }
     }
 
@@ -465,12 +469,26 @@ fn profile(spec: &str, config: &Config, rt: &Runtime, servers: Servers) {
 fn main() {
     // `cargo bench` passes `--bench`; this binary takes no arguments of its own.
     let config = Config::from_env();
+    // Pinning: the server runtime's threads on the first core, the load generator (this thread)
+    // on the second, so neither is moved around or shares a core with the other.
+    let cores = if config.pin {
+        core_affinity::get_core_ids().filter(|ids| ids.len() >= 2).map(|ids| (ids[0], ids[1]))
+    } else {
+        None
+    };
+    let server_core = cores.map(|c| c.0);
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.server_threads)
         .thread_name("server")
+        .on_thread_start(move || {
+            if let Some(core) = server_core {
+                let _ = core_affinity::set_for_current(core);
+            }
+        })
         .enable_all()
         .build()
         .expect("a runtime");
+    let pinned = cores.is_some_and(|c| core_affinity::set_for_current(c.1));
     let load_rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     let servers = start_servers(&server_rt);
     check_servers(&load_rt, servers);
@@ -494,13 +512,14 @@ fn main() {
 
     println!(
         "svcgen REST benchmark: {} rounds × {:.1} s per target (after {:.1} s warm-up), concurrency {:?}, \
-         server runtime {} worker thread(s), load generator on 1 thread, {} CPUs",
+         server runtime {} worker thread(s), load generator on 1 thread, {} CPUs, {}",
         config.rounds,
         config.secs,
         config.secs / 2.0,
         config.concurrency,
         config.server_threads,
         std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
+        if pinned { "server pinned to core 0, load generator to core 1" } else { "not pinned" },
     );
     let mut rows = Vec::new();
     let only = config.only.as_deref();

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::{mpsc, oneshot};
 
 use super::frame::{Frame, HANDSHAKE, MAGIC};
-use super::{RpcConfig, head_of, status_of, write_frames};
+use super::{RpcConfig, status_of, write_frames};
 use crate::context::Context;
 use crate::descriptor::MethodDescriptor;
 use crate::dispatch::{Codec, Streaming};
@@ -29,6 +29,9 @@ struct Inner {
     addr: String,
     config: RpcConfig,
     state: tokio::sync::Mutex<State>,
+    /// The open connection, for the fast path of every call (`state` is locked only to
+    /// connect).
+    current: Mutex<Option<Arc<Conn>>>,
 }
 
 #[derive(Debug, Default)]
@@ -190,7 +193,12 @@ impl RpcClient {
     #[must_use]
     pub fn with_config(addr: &str, config: RpcConfig) -> Self {
         Self {
-            inner: Arc::new(Inner { addr: addr.to_owned(), config, state: tokio::sync::Mutex::default() }),
+            inner: Arc::new(Inner {
+                addr: addr.to_owned(),
+                config,
+                state: tokio::sync::Mutex::default(),
+                current: Mutex::default(),
+            }),
         }
     }
 
@@ -230,9 +238,8 @@ impl RpcClient {
         ctx: &Context,
         request: &Req,
     ) -> Result<Bytes, Status> {
-        let payload = encode(request)?;
         let (reply_tx, reply_rx) = oneshot::channel();
-        let (conn, call) = self.start(method, ctx, payload, Slot::Unary(reply_tx)).await?;
+        let (conn, call) = self.start(method, ctx, request, Slot::Unary(reply_tx)).await?;
         let mut guard = CancelOnDrop { conn, call, armed: true };
         let reply = match ctx.remaining() {
             Some(left) => tokio::time::timeout(left, reply_rx).await.map_err(|_| deadline())?,
@@ -252,10 +259,9 @@ impl RpcClient {
         ctx: &Context,
         request: &Req,
     ) -> Result<Streaming<Item>, Status> {
-        let payload = encode(request)?;
         let (items_tx, mut items) = mpsc::channel(256);
         let cut = Cut::default();
-        let (conn, call) = self.start(method, ctx, payload, Slot::Stream(items_tx, cut.clone())).await?;
+        let (conn, call) = self.start(method, ctx, request, Slot::Stream(items_tx, cut.clone())).await?;
         let mut guard = CancelOnDrop { conn, call, armed: true };
         // The first message tells a failed call from a stream.
         let first = match ctx.remaining() {
@@ -299,11 +305,11 @@ impl RpcClient {
     }
 
     /// Registers a call and sends its request.
-    async fn start(
+    async fn start<Req: Serialize>(
         &self,
         method: &MethodDescriptor,
         ctx: &Context,
-        payload: Bytes,
+        request: &Req,
         slot: Slot,
     ) -> Result<(Arc<Conn>, u32), Status> {
         if ctx.is_expired() {
@@ -311,17 +317,15 @@ impl RpcClient {
         }
         let conn = self.connection().await?;
         let call = conn.next.fetch_add(1, Ordering::Relaxed);
-        if !conn.register(call, SlotBox(slot)) {
-            return Err(Status::unavailable("the connection closed"));
-        }
-        let frame =
-            Frame::Request { call, head: head_of(method.service, method.name, ctx), payload }.to_bytes();
+        let frame = request_frame(call, method, ctx, request)?;
         if frame.len() > self.inner.config.max_frame {
-            conn.slots().remove(&call);
             return Err(Status::new(
                 Code::PayloadTooLarge,
                 format!("the request is larger than {} bytes", self.inner.config.max_frame),
             ));
+        }
+        if !conn.register(call, SlotBox(slot)) {
+            return Err(Status::unavailable("the connection closed"));
         }
         if conn.tx.send(frame).await.is_err() {
             conn.slots().remove(&call);
@@ -332,6 +336,12 @@ impl RpcClient {
 
     /// The open connection, or a new one; after failures, not before the backoff has passed.
     async fn connection(&self) -> Result<Arc<Conn>, Status> {
+        let current = self.inner.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        if let Some(conn) = current
+            && conn.open.load(Ordering::Acquire)
+        {
+            return Ok(conn);
+        }
         let mut state = self.inner.state.lock().await;
         if let Some(conn) = &state.conn
             && conn.open.load(Ordering::Acquire)
@@ -351,6 +361,8 @@ impl RpcClient {
         match self.connect().await {
             Ok(conn) => {
                 state.conn = Some(conn.clone());
+                *self.inner.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Some(conn.clone());
                 state.failures = 0;
                 state.retry_at = None;
                 Ok(conn)
@@ -421,10 +433,27 @@ impl RpcClient {
     }
 }
 
-fn encode<Req: Serialize>(request: &Req) -> Result<Bytes, Status> {
-    Codec::MsgPack
-        .encode(request)
-        .map_err(|e| Status::invalid_argument(format!("cannot encode the request: {}", e.message())))
+/// The `Request` frame of a call made under `ctx`: its head straight from the Context (the
+/// deadline as milliseconds left, at least 1; metadata that fits the format) and its arguments
+/// encoded in place, in one buffer.
+fn request_frame<Req: Serialize>(
+    call: u32,
+    method: &MethodDescriptor,
+    ctx: &Context,
+    request: &Req,
+) -> Result<Bytes, Status> {
+    let mut out = Vec::with_capacity(1024);
+    let deadline_ms = ctx.remaining().map_or(0, |r| u32::try_from(r.as_millis()).unwrap_or(u32::MAX).max(1));
+    let metadata: Vec<(&str, &str)> = ctx
+        .metadata_iter()
+        .filter(|(k, v)| u16::try_from(k.len()).is_ok() && u16::try_from(v.len()).is_ok())
+        .collect();
+    let strings = [method.service, method.name, ctx.correlation_id(), ctx.traceparent().unwrap_or_default()];
+    let start = Frame::start_request(&mut out, call, strings, deadline_ms, &metadata);
+    rmp_serde::encode::write_named(&mut out, request)
+        .map_err(|e| Status::invalid_argument(format!("cannot encode the request: {e}")))?;
+    Frame::finish(&mut out, start);
+    Ok(Bytes::from(out))
 }
 
 fn deadline() -> Status {
@@ -440,6 +469,12 @@ fn backoff(failures: u32, max: Duration) -> Duration {
 
 async fn read_frames<R: tokio::io::AsyncRead + Unpin>(conn: Weak<Conn>, mut reader: R, config: RpcConfig) {
     let mut buf = BytesMut::with_capacity(16 * 1024);
+    // Nothing heard for three keepalive periods: the server is gone. One timer for the
+    // connection, moved on when it fires (not a timeout armed for every read).
+    let limit = config.keepalive * 3;
+    let mut heard = tokio::time::Instant::now();
+    let idle = tokio::time::sleep(limit);
+    tokio::pin!(idle);
     loop {
         loop {
             let Some(c) = conn.upgrade() else { return };
@@ -457,8 +492,21 @@ async fn read_frames<R: tokio::io::AsyncRead + Unpin>(conn: Weak<Conn>, mut read
                 }
             }
         }
-        let read = tokio::time::timeout(config.keepalive * 3, reader.read_buf(&mut buf)).await;
-        if !matches!(read, Ok(Ok(n)) if n > 0) {
+        let read = tokio::select! {
+            read = reader.read_buf(&mut buf) => Some(read),
+            () = &mut idle => {
+                if tokio::time::Instant::now() < heard + limit {
+                    idle.as_mut().reset(heard + limit);
+                    continue;
+                }
+                None
+            }
+        };
+        if let Some(Ok(n)) = read
+            && n > 0
+        {
+            heard = tokio::time::Instant::now();
+        } else {
             if let Some(c) = conn.upgrade() {
                 c.close(&Status::unavailable("the connection to the server was lost"));
             }

@@ -5,7 +5,7 @@
 //! then UTF-8. Decoding never panics: a short buffer is "wait for more", anything else
 //! malformed is a [`FrameError`].
 
-use bytes::{Buf as _, BufMut as _, Bytes, BytesMut};
+use bytes::{Buf as _, BufMut, Bytes, BytesMut};
 
 /// The first four bytes of a connection, both ways.
 pub const MAGIC: [u8; 4] = *b"SVCG";
@@ -171,11 +171,26 @@ impl std::fmt::Display for FrameError {
 
 impl std::error::Error for FrameError {}
 
-fn put_str(out: &mut BytesMut, s: &str) {
+fn put_str(out: &mut impl BufMut, s: &str) {
     // Strings longer than u16::MAX are cut (only metadata could be; it is checked on entry).
     let bytes = &s.as_bytes()[..s.len().min(usize::from(u16::MAX))];
     out.put_u16(u16::try_from(bytes.len()).unwrap_or(u16::MAX));
     out.put_slice(bytes);
+}
+
+/// The request head after the frame header: four strings, the deadline, the metadata (at most
+/// `u16::MAX` pairs; longer strings are cut, see `put_str`).
+fn put_request_head(out: &mut impl BufMut, strings: [&str; 4], deadline_ms: u32, metadata: &[(&str, &str)]) {
+    for s in strings {
+        put_str(out, s);
+    }
+    out.put_u32(deadline_ms);
+    let metadata = &metadata[..metadata.len().min(usize::from(u16::MAX))];
+    out.put_u16(u16::try_from(metadata.len()).unwrap_or(u16::MAX));
+    for (key, value) in metadata {
+        put_str(out, key);
+        put_str(out, value);
+    }
 }
 
 fn get_str(body: &mut Bytes) -> Result<String, FrameError> {
@@ -227,16 +242,14 @@ impl Frame {
         out.put_u32(self.call());
         match self {
             Frame::Request { head, payload, .. } => {
-                put_str(out, &head.service);
-                put_str(out, &head.method);
-                put_str(out, &head.correlation_id);
-                put_str(out, &head.traceparent);
-                out.put_u32(head.deadline_ms);
-                out.put_u16(u16::try_from(head.metadata.len()).unwrap_or(u16::MAX));
-                for (key, value) in head.metadata.iter().take(usize::from(u16::MAX)) {
-                    put_str(out, key);
-                    put_str(out, value);
-                }
+                let metadata: Vec<(&str, &str)> =
+                    head.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                put_request_head(
+                    out,
+                    [&head.service, &head.method, &head.correlation_id, &head.traceparent],
+                    head.deadline_ms,
+                    &metadata,
+                );
                 out.put_slice(payload);
             }
             Frame::Reply { payload, .. } | Frame::StreamItem { payload, .. } => out.put_slice(payload),
@@ -244,6 +257,45 @@ impl Frame {
             Frame::GoAway { reason, .. } => put_str(out, reason),
             Frame::StreamEnd { .. } | Frame::Cancel { .. } | Frame::Ping { .. } | Frame::Pong { .. } => {}
         }
+        Frame::finish(out, start);
+    }
+
+    /// About the encoded size (exact but for a request's metadata), so that one allocation does.
+    fn encoded_len_hint(&self) -> usize {
+        4 + FIXED
+            + match self {
+                Frame::Request { head, payload, .. } => {
+                    let strings = [&head.service, &head.method, &head.correlation_id, &head.traceparent];
+                    strings.iter().map(|s| 2 + s.len()).sum::<usize>() + 6 + payload.len()
+                }
+                Frame::Reply { payload, .. } | Frame::StreamItem { payload, .. } => payload.len(),
+                Frame::Error { problem, .. } => problem.len(),
+                Frame::GoAway { reason, .. } => 2 + reason.len(),
+                Frame::StreamEnd { .. } | Frame::Cancel { .. } | Frame::Ping { .. } | Frame::Pong { .. } => 0,
+            }
+    }
+
+    /// Starts a `Request` frame in `out` from borrowed parts (no [`RequestHead`] is built):
+    /// the header and the request head. The caller appends the payload, then calls
+    /// [`Frame::finish`] with the returned offset.
+    pub fn start_request(
+        out: &mut Vec<u8>,
+        call: u32,
+        [service, method, correlation_id, traceparent]: [&str; 4],
+        deadline_ms: u32,
+        metadata: &[(&str, &str)],
+    ) -> usize {
+        let start = out.len();
+        out.put_u32(0); // the length, filled in by `finish`
+        out.put_u8(Kind::Request as u8);
+        out.put_u8(0);
+        out.put_u32(call);
+        put_request_head(out, [service, method, correlation_id, traceparent], deadline_ms, metadata);
+        start
+    }
+
+    /// Completes a frame begun at `start` ([`Frame::start_request`]): writes its length.
+    pub fn finish(out: &mut [u8], start: usize) {
         let length = u32::try_from(out.len() - start - 4).unwrap_or(u32::MAX);
         out[start..start + 4].copy_from_slice(&length.to_be_bytes());
     }
@@ -251,7 +303,7 @@ impl Frame {
     /// The frame's bytes.
     #[must_use]
     pub fn to_bytes(&self) -> Bytes {
-        let mut out = BytesMut::new();
+        let mut out = BytesMut::with_capacity(self.encoded_len_hint());
         self.encode(&mut out);
         out.freeze()
     }

@@ -53,14 +53,13 @@ impl Default for RpcConfig {
 }
 
 /// The Context a request carries.
+/// A correlation id or `traceparent` that is missing or not valid is made fresh (and nothing
+/// is generated only to be replaced).
 pub(crate) fn context_of(head: &RequestHead) -> Context {
-    let mut ctx = Context::new();
-    if !head.correlation_id.is_empty() {
-        ctx = ctx.with_correlation_id(&head.correlation_id);
+    fn given(s: &str) -> Option<&str> {
+        (!s.is_empty()).then_some(s)
     }
-    if !head.traceparent.is_empty() {
-        ctx = ctx.with_traceparent(&head.traceparent);
-    }
+    let mut ctx = Context::from_headers(given(&head.correlation_id), given(&head.traceparent));
     if head.deadline_ms > 0 {
         ctx = ctx.with_timeout(Duration::from_millis(head.deadline_ms.into()));
     }
@@ -68,22 +67,6 @@ pub(crate) fn context_of(head: &RequestHead) -> Context {
         ctx = ctx.with_metadata(key, value.clone());
     }
     ctx
-}
-
-/// The request head for a call made under `ctx` (the deadline as milliseconds left, at least 1).
-pub(crate) fn head_of(service: &str, method: &str, ctx: &Context) -> RequestHead {
-    RequestHead {
-        service: service.to_owned(),
-        method: method.to_owned(),
-        correlation_id: ctx.correlation_id().to_owned(),
-        traceparent: ctx.traceparent().unwrap_or_default().to_owned(),
-        deadline_ms: ctx.remaining().map_or(0, |r| u32::try_from(r.as_millis()).unwrap_or(u32::MAX).max(1)),
-        metadata: ctx
-            .metadata_iter()
-            .filter(|(k, v)| u16::try_from(k.len()).is_ok() && u16::try_from(v.len()).is_ok())
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
-    }
 }
 
 /// A status as the problem document an `Error` frame carries (`MessagePack`).

@@ -224,6 +224,9 @@ pub async fn serve_connection<S>(
     let mut last_call = 0u32;
     let mut heard = tokio::time::Instant::now();
     let mut nonce = 0u32;
+    // One timer for the connection, reset when it fires (not a timeout armed for every read).
+    let idle = tokio::time::sleep(config.keepalive);
+    tokio::pin!(idle);
     'read: loop {
         // Hand out every complete frame before reading more.
         loop {
@@ -244,16 +247,24 @@ pub async fn serve_connection<S>(
             }
         }
         tokio::select! {
-            read = tokio::time::timeout(config.keepalive, reader.read_buf(&mut buf)) => match read {
-                Ok(Ok(0) | Err(_)) => break,
-                Ok(Ok(_)) => heard = tokio::time::Instant::now(),
+            read = reader.read_buf(&mut buf) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(_) => heard = tokio::time::Instant::now(),
+            },
+            () = &mut idle => {
+                let now = tokio::time::Instant::now();
                 // Silent for three keepalive periods, pings unanswered: the peer is gone.
-                Err(_) if heard.elapsed() >= config.keepalive * 3 => break,
-                Err(_) => {
+                if now >= heard + config.keepalive * 3 {
+                    break;
+                }
+                if now >= heard + config.keepalive {
                     nonce = nonce.wrapping_add(1);
                     let _ = tx.try_send(Frame::Ping { nonce }.to_bytes());
+                    idle.as_mut().reset(now + config.keepalive);
+                } else {
+                    idle.as_mut().reset(heard + config.keepalive);
                 }
-            },
+            }
             _ = stop.changed() => {
                 let _ = tx.send(Frame::GoAway { last: last_call, reason: "the server is shutting down".into() }.to_bytes()).await;
                 break;
@@ -361,6 +372,8 @@ async fn handle(
                 return true;
             }
             let registry = calls.clone();
+            // Locked across the spawn, so the call cannot unregister itself before it is registered.
+            let mut calls = calls.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let task = tokio::spawn(
                 async move {
                     // Waiting for a slot, the call is registered already: a Cancel reaches it.
@@ -368,15 +381,11 @@ async fn handle(
                     let result = run_call(&*service, method.name, payload, Codec::MsgPack, ctx.clone()).await;
                     send_result(call, result, &ctx, &tx).await;
                     drop((slot, admitted));
+                    unregister(&registry, call);
                 }
                 .instrument(span),
             );
-            let mut calls = calls.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            calls.retain(|_, handle| !handle.is_finished());
-            if !task.is_finished() {
-                calls.insert(call, task.abort_handle());
-            }
-            drop(registry);
+            calls.insert(call, task.abort_handle());
             true
         }
         Frame::Cancel { call } => {
@@ -398,6 +407,16 @@ async fn handle(
             protocol_error(tx, call, &error).await;
             false
         }
+    }
+}
+
+/// A finished call takes itself out of its connection's registry (unless a later call with the
+/// same id has taken its place).
+fn unregister(registry: &Mutex<HashMap<u32, tokio::task::AbortHandle>>, call: u32) {
+    let Some(me) = tokio::task::try_id() else { return };
+    let mut calls = registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if calls.get(&call).is_some_and(|handle| handle.id() == me) {
+        calls.remove(&call);
     }
 }
 
