@@ -20,6 +20,7 @@ Examples:
   svcgen model shop.svc > shop.model.json    the resolved model, for tooling
   svcgen generate shop.svc -o src/generated  Rust for every package, plus a mod.rs
   svcgen openapi shop.svc --format yaml      the OpenAPI 3.1 document of the REST binding
+  svcgen asyncapi shop.svc                   the AsyncAPI 3.0 document of the queue binding
   svcgen doc shop.svc -o target/api-doc      HTML and Markdown API reference";
 
 /// svcgen: one interface definition, Rust services and clients for REST, RPC, queue and socket.
@@ -78,18 +79,18 @@ pub enum Command {
     },
     /// Print the `OpenAPI` 3.1 document of the REST binding.
     Openapi {
-        /// The root files.
-        #[arg(required = true, value_name = "FILE")]
-        files: Vec<PathBuf>,
-        /// JSON or YAML (default: from the `-o` extension, else JSON).
-        #[arg(long, value_enum)]
-        format: Option<DocFormat>,
-        /// Write here instead of standard output.
-        #[arg(short, long, value_name = "FILE")]
-        output: Option<PathBuf>,
-        /// The API version to state in `info.version`.
-        #[arg(long, value_name = "VERSION")]
-        api_version: Option<String>,
+        /// The files, the format and where to write.
+        #[command(flatten)]
+        document: DocumentArgs,
+    },
+    /// Print the `AsyncAPI` 3.0 document of the queue binding (methods and events).
+    Asyncapi {
+        /// The files, the format and where to write.
+        #[command(flatten)]
+        document: DocumentArgs,
+        /// A broker to list under `servers` (`nats://host:4222`, `amqp://host:5672`); repeatable.
+        #[arg(long, value_name = "URL")]
+        server: Vec<String>,
     },
     /// Write the API reference: HTML and Markdown, one page per package and an index.
     Doc {
@@ -100,6 +101,23 @@ pub enum Command {
         #[arg(short, long, value_name = "DIR")]
         out_dir: PathBuf,
     },
+}
+
+/// What a document command reads and where it writes.
+#[derive(Debug, clap::Args)]
+pub struct DocumentArgs {
+    /// The root files.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// JSON or YAML (default: from the `-o` extension, else JSON).
+    #[arg(long, value_enum)]
+    format: Option<DocFormat>,
+    /// Write here instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The API version to state in `info.version`.
+    #[arg(long, value_name = "VERSION")]
+    api_version: Option<String>,
 }
 
 /// A document format.
@@ -141,9 +159,8 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write, err: &mut dyn std::io::Write)
         Command::Model { files } => model(&files, out, err),
         Command::Generate { files, out_dir } => generate(&files, &out_dir, out, err),
         Command::Doc { files, out_dir } => doc(&files, &out_dir, out, err),
-        Command::Openapi { files, format, output, api_version } => {
-            openapi(&files, format, output.as_deref(), api_version, out, err)
-        }
+        Command::Openapi { document } => openapi(document, out, err),
+        Command::Asyncapi { document, server } => asyncapi(document, &server, out, err),
     }
 }
 
@@ -202,48 +219,85 @@ fn write_files(
     0
 }
 
-fn openapi(
-    files: &[PathBuf],
-    format: Option<DocFormat>,
-    output: Option<&std::path::Path>,
-    api_version: Option<String>,
-    out: &mut dyn std::io::Write,
-    err: &mut dyn std::io::Write,
-) -> u8 {
-    let compiled = compile(files, &RealFs);
+fn openapi(args: DocumentArgs, out: &mut dyn std::io::Write, err: &mut dyn std::io::Write) -> u8 {
+    let compiled = compile(&args.files, &RealFs);
     let _ = write!(err, "{}", compiled.render_diagnostics());
     let Some(model) = &compiled.model else { return 1 };
     let mut doc = crate::openapi::openapi(model);
-    if let Some(version) = api_version {
+    if let Some(version) = args.api_version {
         doc.info.version = version;
     }
-    let yaml = match format {
-        Some(f) => f == DocFormat::Yaml,
-        None => output.and_then(|p| p.extension()).is_some_and(|e| e == "yaml" || e == "yml"),
-    };
-    let text = if yaml {
-        match doc.to_yaml() {
-            Ok(text) => text,
-            Err(e) => {
-                let _ = writeln!(err, "error: cannot write YAML: {e}");
-                return 1;
-            }
-        }
-    } else {
-        doc.to_json()
-    };
-    match output {
-        Some(path) => {
-            if let Err(e) = std::fs::write(path, text) {
-                let _ = writeln!(err, "error: cannot write `{}`: {e}", path.display());
-                return 1;
-            }
-        }
-        None => {
-            let _ = write!(out, "{text}");
-        }
+    let written = Written { format: args.format, output: args.output.as_deref() };
+    written.write(&doc.to_json(), || doc.to_yaml(), out, err)
+}
+
+fn asyncapi(
+    args: DocumentArgs,
+    servers: &[String],
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> u8 {
+    let compiled = compile(&args.files, &RealFs);
+    let _ = write!(err, "{}", compiled.render_diagnostics());
+    let Some(model) = &compiled.model else { return 1 };
+    let mut doc = crate::asyncapi::asyncapi(model);
+    if let Some(version) = args.api_version {
+        doc.info.version = version;
     }
-    0
+    for url in servers {
+        let Some((name, server)) = crate::asyncapi::Server::from_url(url) else {
+            let _ = writeln!(err, "error: `{url}` is not a nats://host:port or amqp://host:port URL");
+            return 2;
+        };
+        doc.servers.insert(name, server);
+    }
+    let written = Written { format: args.format, output: args.output.as_deref() };
+    written.write(&doc.to_json(), || doc.to_yaml(), out, err)
+}
+
+/// Where and how a document is written.
+struct Written<'a> {
+    format: Option<DocFormat>,
+    output: Option<&'a std::path::Path>,
+}
+
+impl Written<'_> {
+    /// Writes the document (JSON, or YAML when asked for or the file ends in `.yaml`).
+    fn write(
+        &self,
+        json: &str,
+        yaml: impl FnOnce() -> Result<String, crate::openapi::YamlError>,
+        out: &mut dyn std::io::Write,
+        err: &mut dyn std::io::Write,
+    ) -> u8 {
+        let as_yaml = match self.format {
+            Some(f) => f == DocFormat::Yaml,
+            None => self.output.and_then(|p| p.extension()).is_some_and(|e| e == "yaml" || e == "yml"),
+        };
+        let text = if as_yaml {
+            match yaml() {
+                Ok(text) => text,
+                Err(e) => {
+                    let _ = writeln!(err, "error: cannot write YAML: {e}");
+                    return 1;
+                }
+            }
+        } else {
+            json.to_owned()
+        };
+        match self.output {
+            Some(path) => {
+                if let Err(e) = std::fs::write(path, text) {
+                    let _ = writeln!(err, "error: cannot write `{}`: {e}", path.display());
+                    return 1;
+                }
+            }
+            None => {
+                let _ = write!(out, "{text}");
+            }
+        }
+        0
+    }
 }
 
 fn check(

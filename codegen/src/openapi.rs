@@ -582,24 +582,37 @@ impl Document {
     /// The document as a JSON value.
     #[must_use]
     pub fn to_value(&self) -> serde_json::Value {
-        // Serialising to a `Value` fails only on non-string map keys; every map here has
-        // string keys.
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+        to_value(self)
     }
 
     /// The document as pretty-printed JSON, ending with a newline.
     #[must_use]
     pub fn to_json(&self) -> String {
-        // Writing to a `String` fails only on non-string map keys; every map here has string keys.
-        let mut json = serde_json::to_string_pretty(self).unwrap_or_default();
-        json.push('\n');
-        json
+        to_json(self)
     }
 
     /// The document as YAML.
     pub fn to_yaml(&self) -> Result<String, YamlError> {
-        yaml_serde::to_string(self).map_err(YamlError)
+        to_yaml(self)
     }
+}
+
+/// Any document as a JSON value. Serialising to a `Value` fails only on non-string map keys;
+/// every map of our documents has string keys.
+pub(crate) fn to_value<T: Serialize>(document: &T) -> serde_json::Value {
+    serde_json::to_value(document).unwrap_or(serde_json::Value::Null)
+}
+
+/// Any document as pretty-printed JSON, ending with a newline (no error: as for `to_value`).
+pub(crate) fn to_json<T: Serialize>(document: &T) -> String {
+    let mut json = serde_json::to_string_pretty(document).unwrap_or_default();
+    json.push('\n');
+    json
+}
+
+/// Any document as YAML.
+pub(crate) fn to_yaml<T: Serialize>(document: &T) -> Result<String, YamlError> {
+    yaml_serde::to_string(document).map_err(YamlError)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -618,6 +631,43 @@ pub fn openapi(model: &Model) -> Document {
         paths: emitter.emit_paths(),
         components: emitter.emit_components(),
         tags: emitter.emit_tags(),
+    }
+}
+
+/// The JSON Schemas of a model, as the `OpenAPI` document has them: what other documents
+/// (`AsyncAPI`) reuse, so every document describes a type the same way. References point into
+/// `#/components/schemas/`, which both documents share.
+pub struct Schemas<'m>(Emitter<'m>);
+
+impl<'m> Schemas<'m> {
+    /// The schemas of `model`.
+    #[must_use]
+    pub fn new(model: &'m Model) -> Self {
+        Self(Emitter::new(model))
+    }
+
+    /// Every schema of `components/schemas`: each declared type, and the problem documents.
+    #[must_use]
+    pub fn components(&self) -> IndexMap<String, Schema> {
+        self.0.emit_components().schemas
+    }
+
+    /// The schema of a value of type `ty`.
+    #[must_use]
+    pub fn of_type(&self, ty: &Type) -> Schema {
+        self.0.type_schema(ty)
+    }
+
+    /// The problem document of an error a method throws (through aliases).
+    #[must_use]
+    pub fn thrown(&self, error: TypeId) -> Schema {
+        Schema::reference(&problem_schema_name(self.0.model, self.0.error_of(error)))
+    }
+
+    /// The schema of an object with these fields (a method's parameters, an event's fields).
+    #[must_use]
+    pub fn object(&self, fields: &[Field]) -> Schema {
+        self.0.object_schema(fields.iter())
     }
 }
 
