@@ -286,6 +286,60 @@ async fn nats_wire_has_ce_headers() {
     assert_eq!(headers.get("ce-type").map(|v| v.as_str().to_owned()), Some(subject));
 }
 
+/// On the wire, `RabbitMQ` carries the attributes as `cloudEvents_` headers of a persistent
+/// message on the `svcgen.events` exchange.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rabbitmq_wire_has_cloud_events_headers() {
+    use lapin::options::{BasicGetOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+    use lapin::types::{AMQPValue, FieldTable};
+    let amqp = brokers::amqp().await;
+    let subject = format!("t{}.{SUBJECT}", svcgen::Uuid::new_v4().simple());
+    let channel = amqp.connection().create_channel().await.expect("a channel");
+    let durable = ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() };
+    channel
+        .exchange_declare("svcgen.events".into(), lapin::ExchangeKind::Topic, durable, FieldTable::default())
+        .await
+        .expect("the exchange");
+    let exclusive =
+        QueueDeclareOptions { exclusive: true, auto_delete: true, ..QueueDeclareOptions::default() };
+    let queue = channel.queue_declare("".into(), exclusive, FieldTable::default()).await.expect("a queue");
+    channel
+        .queue_bind(
+            queue.name().clone(),
+            "svcgen.events".into(),
+            subject.as_str().into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("bound");
+    let id =
+        EventPublisher::new(amqp.clone()).publish(&subject, &Context::new(), &1).await.expect("published");
+    let got = channel
+        .basic_get(queue.name().clone(), BasicGetOptions { no_ack: true })
+        .await
+        .expect("basic.get")
+        .expect("the event is in the queue (publish returned on the confirm)");
+    let properties = &got.delivery.properties;
+    let headers = properties.headers().clone().expect("headers");
+    let text = |name: &str| match headers.inner().get(name) {
+        Some(AMQPValue::LongString(s)) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        _ => None,
+    };
+    assert_eq!(text("cloudEvents_id"), Some(id.clone()));
+    assert_eq!(text("cloudEvents_specversion").as_deref(), Some("1.0"));
+    assert_eq!(text("cloudEvents_type"), Some(subject));
+    assert!(text("cloudEvents_time").is_some() && text("cloudEvents_source").is_some());
+    assert!(text("ce-id").is_none(), "no `ce-` names on AMQP");
+    assert_eq!(properties.message_id().as_ref().map(|m| m.as_str().to_owned()), Some(id));
+    assert_eq!(
+        properties.content_type().as_ref().map(|c| c.as_str().to_owned()).as_deref(),
+        Some("application/json")
+    );
+    assert_eq!(*properties.delivery_mode(), Some(2), "persistent");
+    assert_eq!(&got.delivery.data[..], b"1");
+}
+
 /// `RabbitMQ` closes our connection while events flow: afterwards every published event was
 /// handled, and (with dedupe) exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -303,6 +357,8 @@ async fn rabbitmq_connection_loss_loses_no_event() {
                 let counts = counts.clone();
                 async move {
                     *counts.lock().expect("lock").entry(event.data).or_default() += 1;
+                    // Slow enough that deliveries are in flight when the connection is cut.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                     Ok(())
                 }
             })
