@@ -93,6 +93,23 @@ async fn group_shares_events<B: Broker + Clone>(broker: B) {
     assert_eq!(members.len(), 2, "both members handled events");
 }
 
+/// Events published while a group has no member running wait for its next member.
+async fn events_wait_for_the_group<B: Broker + Clone>(broker: B) {
+    let seen = Seen::default();
+    let first = recorder(Subscriber::group(broker.clone(), SUBJECT, "billing"), "a", &seen, never).await;
+    drop(first);
+    let publisher = EventPublisher::new(broker.clone());
+    for n in 0..5 {
+        publisher.publish(SUBJECT, &Context::new(), &n).await.expect("published");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(seen.lock().expect("lock").is_empty(), "nobody was running");
+    let _next = recorder(Subscriber::group(broker, SUBJECT, "billing"), "b", &seen, never).await;
+    eventually("the waiting events", Duration::from_secs(20), || seen.lock().expect("lock").len() >= 5).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(seen_data(&seen), (0..5).collect::<Vec<_>>());
+}
+
 /// Two lone subscribers each get every event.
 async fn alone_gets_every_event<B: Broker + Clone>(broker: B) {
     let (one, two) = (Seen::default(), Seen::default());
@@ -259,6 +276,7 @@ macro_rules! on_every_broker {
 
 on_every_broker!(
     group_shares_events,
+    events_wait_for_the_group,
     alone_gets_every_event,
     retried_until_handled,
     dead_lettered_after_the_last_attempt,

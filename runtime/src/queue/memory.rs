@@ -84,31 +84,65 @@ impl MemoryBroker {
     }
 }
 
-/// How the in-memory broker settles a delivery.
+/// How the in-memory broker settles a delivery. Dropped unsettled, it puts the message back
+/// (as the next attempt), as a network broker would redeliver it.
 struct MemorySettle {
     broker: MemoryBroker,
+    pending: Option<Pending>,
+}
+
+struct Pending {
     queue: mpsc::Sender<Message>,
     message: Message,
     attempt: u32,
 }
 
+impl Pending {
+    /// Back in the queue, as the next attempt, after `delay`.
+    fn requeue(self, delay: std::time::Duration) {
+        let Pending { queue, message, attempt } = self;
+        let message = with_attempt(message, attempt.saturating_add(1));
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // (No runtime left: the process is ending, and memory with it.)
+            let _ = queue.try_send(message);
+            return;
+        };
+        runtime.spawn(async move {
+            tokio::time::sleep(delay).await;
+            // (A lone consumer that is gone takes its messages with it.)
+            let _ = queue.send(message).await;
+        });
+    }
+}
+
+impl Drop for MemorySettle {
+    fn drop(&mut self) {
+        if let Some(pending) = self.pending.take() {
+            pending.requeue(std::time::Duration::ZERO);
+        }
+    }
+}
+
 impl Settle for MemorySettle {
-    fn ack(self: Box<Self>) -> BoxFuture<'static, Result<(), Status>> {
+    fn ack(mut self: Box<Self>) -> BoxFuture<'static, Result<(), Status>> {
+        self.pending = None;
         Box::pin(async { Ok(()) })
     }
 
-    fn retry(self: Box<Self>, delay: std::time::Duration) -> BoxFuture<'static, Result<(), Status>> {
-        let MemorySettle { queue, message, attempt, .. } = *self;
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            // (A lone consumer that is gone takes its messages with it.)
-            let _ = queue.send(with_attempt(message, attempt.saturating_add(1))).await;
-        });
+    fn retry(mut self: Box<Self>, delay: std::time::Duration) -> BoxFuture<'static, Result<(), Status>> {
+        if let Some(pending) = self.pending.take() {
+            pending.requeue(delay);
+        }
         Box::pin(async { Ok(()) })
     }
 
     fn dead_letter(self: Box<Self>, dead_letter: Message) -> BoxFuture<'static, Result<(), Status>> {
-        Box::pin(async move { self.broker.publish_durable(dead_letter).await })
+        Box::pin(async move {
+            let mut this = self;
+            this.broker.publish_durable(dead_letter).await?;
+            this.pending = None;
+            Ok(())
+        })
     }
 }
 
@@ -197,7 +231,8 @@ impl Broker for MemoryBroker {
             async move {
                 let message = shared.lock().await.recv().await?;
                 let attempt = attempt_of(&message);
-                let settle = MemorySettle { broker, queue, message: message.clone(), attempt };
+                let pending = Pending { queue, message: message.clone(), attempt };
+                let settle = MemorySettle { broker, pending: Some(pending) };
                 Some((Delivery::new(message, attempt, dead_letter, Box::new(settle)), shared))
             }
         });
@@ -232,6 +267,22 @@ mod tests {
         assert_ne!(first, second, "the group shares the work");
         assert_eq!(b.next().await.expect("b").body, "1");
         assert_eq!(b.next().await.expect("b").body, "2");
+    }
+
+    #[tokio::test]
+    async fn an_unsettled_delivery_comes_again() {
+        let broker = MemoryBroker::new();
+        let mut deliveries = broker.consume(ConsumerSpec::group("e.x", "g")).await.expect("consume");
+        broker.publish_durable(message("e.x", "1")).await.expect("published");
+        let first = deliveries.next().await.expect("delivered");
+        assert_eq!(first.attempt, 1);
+        drop(first);
+        let again = deliveries.next().await.expect("delivered again");
+        assert_eq!((again.attempt, &again.message.body[..]), (2, &b"1"[..]));
+        again.ack().await.expect("acked");
+        broker.publish_durable(message("e.x", "2")).await.expect("published");
+        let next = deliveries.next().await.expect("the next one");
+        assert_eq!(&next.message.body[..], b"2", "an acknowledged delivery does not come again");
     }
 
     #[tokio::test]

@@ -160,7 +160,18 @@ impl NatsBroker {
             description: Some("svcgen: durable events".to_owned()),
             ..Default::default()
         };
-        let stream = js.get_or_create_stream(config).await.map_err(|e| unavailable("stream", &e))?;
+        let stream = match js.get_or_create_stream(config).await {
+            Ok(stream) => stream,
+            // A stream of the user's may already hold the subject (subjects of streams must not
+            // overlap): events go there.
+            Err(created) => {
+                let name = js
+                    .stream_by_subject(subject)
+                    .await
+                    .map_err(|e| unavailable("stream", &format!("{created}; {e}")))?;
+                js.get_stream(name).await.map_err(|e| unavailable("stream", &e))?
+            }
+        };
         let mut known = self.streams.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if known.len() >= 10_000 {
             known.clear();
