@@ -28,6 +28,9 @@ const EVENT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How long a delivered event may go unsettled before `JetStream` delivers it again.
 const EVENT_ACK_WAIT: Duration = Duration::from_secs(30);
 
+/// Events one pull asks for.
+const EVENT_BATCH: usize = 64;
+
 /// Unsettled events one consumer holds at most.
 const EVENT_MAX_ACK_PENDING: i64 = 256;
 
@@ -343,7 +346,14 @@ impl Broker for NatsBroker {
                 None => stream.create_consumer(config).await,
             }
             .map_err(|e| unavailable("consumer", &e))?;
-            let messages = consumer.messages().await.map_err(|e| unavailable("consume", &e))?;
+            // Pulled in batches of at most 64, so events do not wait in the process long enough
+            // for their acknowledgement time to run out.
+            let messages = consumer
+                .stream()
+                .max_messages_per_batch(EVENT_BATCH)
+                .messages()
+                .await
+                .map_err(|e| unavailable("consume", &e))?;
             let (broker, dead_letter) = (self.clone(), spec.dead_letter);
             let deliveries = messages.filter_map(move |next| {
                 let (broker, dead_letter) = (broker.clone(), dead_letter.clone());
