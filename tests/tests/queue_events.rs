@@ -245,13 +245,60 @@ fn chrono_like(time: &str) -> bool {
     b.len() == 24 && b[4] == b'-' && b[10] == b'T' && b[19] == b'.' && time.ends_with('Z')
 }
 
+/// Runs `scenario` under a namespace of its own, then removes what it left on the broker
+/// (`JetStream` streams, durable `RabbitMQ` queues), whether it passed or not.
+async fn isolated<B, F, Fut>(broker: B, scenario: F, cleanup: impl AsyncFnOnce(&str))
+where
+    B: Broker + Clone,
+    F: FnOnce(svcgen::queue::Namespace<B>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let prefix = format!("t{}", svcgen::Uuid::new_v4().simple());
+    let outcome = tokio::spawn(scenario(svcgen::queue::Namespace::new(&prefix, broker))).await;
+    cleanup(&prefix).await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn no_cleanup(_: &str) {}
+
+/// Deletes the streams of the namespace `prefix`.
+async fn nats_cleanup(prefix: &str) {
+    let js = async_nats::jetstream::new(brokers::nats().await.client().clone());
+    let mut names = js.stream_names();
+    let mut ours = Vec::new();
+    while let Some(Ok(name)) = names.next().await {
+        if name.starts_with(&format!("svcgen_{prefix}_")) {
+            ours.push(name);
+        }
+    }
+    for name in ours {
+        js.delete_stream(&name).await.expect("stream deleted");
+    }
+}
+
+/// Deletes the group queues the scenarios make in the namespace `prefix`.
+async fn amqp_cleanup(prefix: &str) {
+    let amqp = brokers::amqp().await;
+    let channel = amqp.connection().create_channel().await.expect("a channel");
+    for (subject, group) in [(SUBJECT, "billing"), (DEAD_LETTERS, "inspect")] {
+        let queue = format!("svcgen.events.{prefix}.{subject}.{prefix}.{group}");
+        channel
+            .queue_delete(queue.as_str().into(), lapin::options::QueueDeleteOptions::default())
+            .await
+            .expect("queue deleted");
+    }
+}
+
 macro_rules! on_every_broker {
     ($($scenario:ident),*) => {
         mod in_memory {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
-                    super::$scenario(svcgen_tests::brokers::isolated(svcgen::queue::MemoryBroker::new())).await;
+                    let broker = svcgen::queue::MemoryBroker::new();
+                    super::isolated(broker, super::$scenario, super::no_cleanup).await;
                 }
             )*
         }
@@ -259,7 +306,8 @@ macro_rules! on_every_broker {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
-                    super::$scenario(svcgen_tests::brokers::isolated(super::brokers::nats().await)).await;
+                    let broker = super::brokers::nats().await;
+                    super::isolated(broker, super::$scenario, super::nats_cleanup).await;
                 }
             )*
         }
@@ -267,7 +315,8 @@ macro_rules! on_every_broker {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
-                    super::$scenario(svcgen_tests::brokers::isolated(super::brokers::amqp().await)).await;
+                    let broker = super::brokers::amqp().await;
+                    super::isolated(broker, super::$scenario, super::amqp_cleanup).await;
                 }
             )*
         }
@@ -301,7 +350,9 @@ async fn nats_wire_has_ce_headers() {
     let headers = m.headers.expect("headers");
     assert_eq!(headers.get("ce-id").map(|v| v.as_str().to_owned()), Some(id));
     assert_eq!(headers.get("ce-specversion").map(|v| v.as_str().to_owned()), Some("1.0".to_owned()));
-    assert_eq!(headers.get("ce-type").map(|v| v.as_str().to_owned()), Some(subject));
+    assert_eq!(headers.get("ce-type").map(|v| v.as_str().to_owned()), Some(subject.clone()));
+    let prefix = subject.split('.').next().unwrap_or_default().to_owned();
+    nats_cleanup(&prefix).await;
 }
 
 /// On the wire, `RabbitMQ` carries the attributes as `cloudEvents_` headers of a persistent
@@ -365,7 +416,8 @@ async fn rabbitmq_connection_loss_loses_no_event() {
     let name = format!("svcgen-events-fault-{}", svcgen::Uuid::new_v4().simple());
     let url = brokers::amqp_url();
     let broker = svcgen::queue::AmqpBroker::connect_named(&url, &name).await.expect("RabbitMQ is reachable");
-    let broker = brokers::isolated(broker);
+    let prefix = format!("t{}", svcgen::Uuid::new_v4().simple());
+    let broker = svcgen::queue::Namespace::new(&prefix, broker);
     let counts: Arc<Mutex<BTreeMap<u32, usize>>> = Arc::default();
     let _s = {
         let counts = counts.clone();
@@ -417,8 +469,9 @@ async fn rabbitmq_connection_loss_loses_no_event() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let counts = counts.lock().expect("lock");
+    let counts = counts.lock().expect("lock").clone();
     let twice: Vec<_> = counts.iter().filter(|(_, c)| **c != 1).collect();
     assert!(twice.is_empty(), "handled more than once: {twice:?}");
     assert_eq!(counts.len(), EVENTS as usize);
+    amqp_cleanup(&prefix).await;
 }
