@@ -7,7 +7,9 @@
 //! request/reply calls (one reply address per client, calls matched by id, deadlines,
 //! late replies dropped, "no responders" reported at once where the broker can tell) and
 //! [`QueueServer`] serves any [`Dispatch`](crate::Dispatch) to a group of competing
-//! consumers. The headers and subjects are specified in `docs/protocol.md`.
+//! consumers. The headers and subjects are specified in `docs/protocol.md`. Events (durable,
+//! at least once: [`Broker::publish_durable`], [`Broker::consume`]) are in [`events`]
+//! (`docs/queue.md`, "Events").
 
 mod client;
 mod durable;
