@@ -17,12 +17,26 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind};
 
-use super::{Broker, Inbox, Message, Messages, header};
+use super::durable::{attempt_of, with_attempt};
+use super::{Broker, ConsumerSpec, Deliveries, Delivery, Inbox, Message, Messages, Settle, header};
 use crate::dispatch::BoxFuture;
 use crate::status::Status;
 
 /// The exchange requests are published to.
 pub const EXCHANGE: &str = "svcgen";
+
+/// The durable topic exchange events (and dead letters) are published to.
+pub const EVENTS_EXCHANGE: &str = "svcgen.events";
+
+/// The durable queue that keeps every dead letter (bound with `#.svcgen.dlq.#`), at most
+/// [`DEAD_LETTERS_MAX`] (the oldest are dropped beyond).
+pub const DEAD_LETTERS: &str = "svcgen.dlq";
+
+/// The dead letters [`DEAD_LETTERS`] keeps at most.
+pub const DEAD_LETTERS_MAX: i64 = 100_000;
+
+/// How many unsettled events one consumer holds.
+const EVENT_PREFETCH: u16 = 64;
 
 /// How many unacknowledged requests one member of a group holds (it acknowledges each as it
 /// takes it up, so this bounds what waits in the process rather than in the broker).
@@ -123,6 +137,103 @@ impl AmqpBroker {
         }
     }
 
+    /// Publishes a persistent event, confirmed; the attributes `ce-x` become `cloudEvents_x`.
+    async fn publish_event(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        message: &Message,
+    ) -> Result<(), Status> {
+        let mut table = FieldTable::default();
+        for (name, value) in &message.headers {
+            let name = name.strip_prefix("ce-").map_or_else(|| name.clone(), |a| format!("cloudEvents_{a}"));
+            table.insert(ShortString::from(name), AMQPValue::LongString(value.as_str().into()));
+        }
+        let mut properties = BasicProperties::default().with_headers(table).with_delivery_mode(2);
+        if let Some(content_type) = message.header(header::CONTENT_TYPE) {
+            properties = properties.with_content_type(content_type.into());
+        }
+        if let Some(id) = message.header("ce-id") {
+            properties = properties.with_message_id(id.into());
+        }
+        let options = BasicPublishOptions { mandatory: true, ..BasicPublishOptions::default() };
+        let publish = |properties: BasicProperties| {
+            let channel = &self.inner.publisher;
+            let body = &message.body;
+            async move {
+                channel
+                    .basic_publish(exchange.into(), routing_key.into(), options, body, properties)
+                    .await?
+                    .await
+            }
+        };
+        let confirmation = match publish(properties.clone()).await {
+            Ok(confirmation) => confirmation,
+            Err(e) => {
+                self.inner.publisher.wait_for_recovery(e).await.map_err(|e| unavailable("publish", &e))?;
+                publish(properties).await.map_err(|e| unavailable("publish", &e))?
+            }
+        };
+        match confirmation {
+            Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
+            Confirmation::Ack(Some(_)) => {
+                tracing::warn!(subject = %routing_key, "an event no queue is bound for was dropped by RabbitMQ");
+                Ok(())
+            }
+            Confirmation::Nack(_) => {
+                Err(Status::unavailable(format!("the broker refused an event on `{routing_key}`")))
+            }
+        }
+    }
+
+    /// The queue a consumer consumes: a group's durable queue, or a lone exclusive one.
+    async fn event_queue(&self, channel: &Channel, spec: &ConsumerSpec) -> Result<String, Status> {
+        let events = ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() };
+        channel
+            .exchange_declare(EVENTS_EXCHANGE.into(), ExchangeKind::Topic, events, FieldTable::default())
+            .await
+            .map_err(|e| unavailable("exchange declaration", &e))?;
+        let mut limits = FieldTable::default();
+        limits.insert("x-max-length".into(), AMQPValue::LongLongInt(DEAD_LETTERS_MAX));
+        let durable = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
+        channel
+            .queue_declare(DEAD_LETTERS.into(), durable, limits)
+            .await
+            .map_err(|e| unavailable("queue declaration", &e))?;
+        self.bind(channel, DEAD_LETTERS, "#.svcgen.dlq.#").await?;
+        let queue = if let Some(group) = &spec.group {
+            let name = format!("svcgen.events.{}.{group}", spec.subject);
+            channel
+                .queue_declare(name.as_str().into(), durable, FieldTable::default())
+                .await
+                .map_err(|e| unavailable("queue declaration", &e))?;
+            name
+        } else {
+            let options =
+                QueueDeclareOptions { exclusive: true, auto_delete: true, ..QueueDeclareOptions::default() };
+            let queue = channel
+                .queue_declare("".into(), options, FieldTable::default())
+                .await
+                .map_err(|e| unavailable("queue declaration", &e))?;
+            queue.name().as_str().to_owned()
+        };
+        self.bind(channel, &queue, &spec.subject).await?;
+        Ok(queue)
+    }
+
+    async fn bind(&self, channel: &Channel, queue: &str, pattern: &str) -> Result<(), Status> {
+        channel
+            .queue_bind(
+                queue.into(),
+                EVENTS_EXCHANGE.into(),
+                pattern.into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(|e| unavailable("queue binding", &e))
+    }
+
     /// A channel consuming `queue`, each delivery acknowledged as it is taken.
     async fn consume(&self, channel: Channel, queue: &str) -> Result<Messages, Status> {
         channel.basic_qos(PREFETCH, BasicQosOptions::default()).await.map_err(|e| unavailable("qos", &e))?;
@@ -194,6 +305,63 @@ fn message_of(delivery: &lapin::message::Delivery) -> Message {
     }
 }
 
+/// How an AMQP event delivery is settled.
+struct AmqpSettle {
+    broker: AmqpBroker,
+    delivery: lapin::message::Delivery,
+    queue: String,
+    message: Message,
+    attempt: u32,
+}
+
+impl Settle for AmqpSettle {
+    fn ack(self: Box<Self>) -> BoxFuture<'static, Result<(), Status>> {
+        Box::pin(async move {
+            self.delivery.ack(BasicAckOptions::default()).await.map(drop).map_err(|e| unavailable("ack", &e))
+        })
+    }
+
+    /// A copy, the next attempt, is published to the consumer's queue after `delay`, and then
+    /// the original is acknowledged: a failure in between delivers it again, never loses it.
+    fn retry(self: Box<Self>, delay: std::time::Duration) -> BoxFuture<'static, Result<(), Status>> {
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let next = with_attempt(self.message.clone(), self.attempt.saturating_add(1));
+            let retried = async {
+                self.broker.publish_event("", &self.queue, &next).await?;
+                self.delivery.ack(BasicAckOptions::default()).await.map_err(|e| unavailable("ack", &e))
+            };
+            if let Err(status) = retried.await {
+                tracing::warn!(%status, queue = %self.queue, "an event retry failed: it comes again");
+            }
+        });
+        Box::pin(async { Ok(()) })
+    }
+
+    fn dead_letter(self: Box<Self>, dead_letter: Message) -> BoxFuture<'static, Result<(), Status>> {
+        Box::pin(async move {
+            self.broker.publish_event(EVENTS_EXCHANGE, &dead_letter.subject, &dead_letter).await?;
+            self.delivery.ack(BasicAckOptions::default()).await.map(drop).map_err(|e| unavailable("ack", &e))
+        })
+    }
+}
+
+/// An event delivery as our message: `cloudEvents_x` headers back as `ce-x`.
+fn event_of(delivery: &lapin::message::Delivery) -> Message {
+    let mut message = message_of(delivery);
+    for (name, _) in &mut message.headers {
+        if let Some(attribute) = name.strip_prefix("cloudevents_") {
+            *name = format!("ce-{attribute}");
+        }
+    }
+    if message.header(header::CONTENT_TYPE).is_none()
+        && let Some(content_type) = delivery.properties.content_type()
+    {
+        message.headers.push((header::CONTENT_TYPE.to_owned(), content_type.as_str().to_owned()));
+    }
+    message
+}
+
 impl Broker for AmqpBroker {
     fn send(&self, message: Message) -> BoxFuture<'_, Result<(), Status>> {
         Box::pin(self.publish(EXCHANGE, message))
@@ -245,6 +413,63 @@ impl Broker for AmqpBroker {
             let address = queue.name().as_str().to_owned();
             let messages = self.consume(channel, &address).await?;
             Ok(Inbox { address, per_call: false, messages })
+        })
+    }
+
+    fn publish_durable(&self, message: Message) -> BoxFuture<'_, Result<(), Status>> {
+        Box::pin(async move { self.publish_event(EVENTS_EXCHANGE, &message.subject, &message).await })
+    }
+
+    fn consume(&self, spec: ConsumerSpec) -> BoxFuture<'_, Result<Deliveries, Status>> {
+        Box::pin(async move {
+            let channel =
+                self.inner.connection.create_channel().await.map_err(|e| unavailable("channel", &e))?;
+            let queue = self.event_queue(&channel, &spec).await?;
+            channel
+                .basic_qos(EVENT_PREFETCH, BasicQosOptions::default())
+                .await
+                .map_err(|e| unavailable("qos", &e))?;
+            let consumer = channel
+                .basic_consume(
+                    queue.as_str().into(),
+                    "".into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .map_err(|e| unavailable("consume", &e))?;
+            let (broker, dead_letter, subject) = (self.clone(), spec.dead_letter, spec.subject);
+            let state = (consumer, channel);
+            let deliveries = futures_util::stream::unfold(state, move |(mut consumer, channel)| {
+                let (broker, queue, dead_letter) = (broker.clone(), queue.clone(), dead_letter.clone());
+                let subject = subject.clone();
+                async move {
+                    loop {
+                        match consumer.next().await? {
+                            Ok(delivery) => {
+                                let mut message = event_of(&delivery);
+                                // (A retried copy comes through the default exchange, routed by
+                                // the queue's name: the subject is the one the queue is bound to.)
+                                message.subject = subject;
+                                let attempt =
+                                    attempt_of(&message).saturating_add(u32::from(delivery.redelivered));
+                                let settle =
+                                    AmqpSettle { broker, delivery, queue, message: message.clone(), attempt };
+                                let delivery = Delivery::new(message, attempt, dead_letter, Box::new(settle));
+                                return Some((delivery, (consumer, channel)));
+                            }
+                            Err(e) => {
+                                // Recovered: the consumer is declared again and delivers on.
+                                if let Err(e) = channel.wait_for_recovery(e).await {
+                                    tracing::warn!(error = %e, "an AMQP event consumer is gone");
+                                    return None;
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+            Ok(Box::pin(deliveries) as Deliveries)
         })
     }
 }

@@ -4,12 +4,17 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use super::{Broker, Inbox, Message, Messages, subject_matches};
+use super::durable::{attempt_of, with_attempt};
+use super::{Broker, ConsumerSpec, Deliveries, Delivery, Inbox, Message, Messages, Settle, subject_matches};
 use crate::dispatch::BoxFuture;
 use crate::status::Status;
 
 /// How many messages wait for one slow member before senders wait too (backpressure).
 const MEMBER_BUFFER: usize = 1024;
+
+/// How many durable messages one consumer (a group's, or a lone one) holds before publishers
+/// wait (backpressure).
+const DURABLE_BUFFER: usize = 10_000;
 
 /// A broker inside the process. Clones share it: a server and its clients hold clones of one
 /// `MemoryBroker`. It has the semantics of the network brokers (subjects with wildcards,
@@ -17,6 +22,18 @@ const MEMBER_BUFFER: usize = 1024;
 #[derive(Clone, Debug, Default)]
 pub struct MemoryBroker {
     groups: Arc<Mutex<Vec<Group>>>,
+    durable: Arc<Mutex<Vec<DurableConsumer>>>,
+}
+
+/// A durable consumer: a group's (kept while the broker lives, so messages wait for its
+/// members) or a lone one (gone with its stream).
+#[derive(Debug)]
+struct DurableConsumer {
+    subject: String,
+    group: Option<String>,
+    queue: mpsc::Sender<Message>,
+    /// A group's queue, shared by its members.
+    shared: Option<Arc<tokio::sync::Mutex<mpsc::Receiver<Message>>>>,
 }
 
 #[derive(Debug)]
@@ -67,6 +84,68 @@ impl MemoryBroker {
     }
 }
 
+/// How the in-memory broker settles a delivery. Dropped unsettled, it puts the message back
+/// (as the next attempt), as a network broker would redeliver it.
+struct MemorySettle {
+    broker: MemoryBroker,
+    pending: Option<Pending>,
+}
+
+struct Pending {
+    queue: mpsc::Sender<Message>,
+    message: Message,
+    attempt: u32,
+}
+
+impl Pending {
+    /// Back in the queue, as the next attempt, after `delay`.
+    fn requeue(self, delay: std::time::Duration) {
+        let Pending { queue, message, attempt } = self;
+        let message = with_attempt(message, attempt.saturating_add(1));
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // (No runtime left: the process is ending, and memory with it.)
+            let _ = queue.try_send(message);
+            return;
+        };
+        runtime.spawn(async move {
+            tokio::time::sleep(delay).await;
+            // (A lone consumer that is gone takes its messages with it.)
+            let _ = queue.send(message).await;
+        });
+    }
+}
+
+impl Drop for MemorySettle {
+    fn drop(&mut self) {
+        if let Some(pending) = self.pending.take() {
+            pending.requeue(std::time::Duration::ZERO);
+        }
+    }
+}
+
+impl Settle for MemorySettle {
+    fn ack(mut self: Box<Self>) -> BoxFuture<'static, Result<(), Status>> {
+        self.pending = None;
+        Box::pin(async { Ok(()) })
+    }
+
+    fn retry(mut self: Box<Self>, delay: std::time::Duration) -> BoxFuture<'static, Result<(), Status>> {
+        if let Some(pending) = self.pending.take() {
+            pending.requeue(delay);
+        }
+        Box::pin(async { Ok(()) })
+    }
+
+    fn dead_letter(self: Box<Self>, dead_letter: Message) -> BoxFuture<'static, Result<(), Status>> {
+        Box::pin(async move {
+            let mut this = self;
+            this.broker.publish_durable(dead_letter).await?;
+            this.pending = None;
+            Ok(())
+        })
+    }
+}
+
 fn tokio_stream_of(mut rx: mpsc::Receiver<Message>) -> impl futures_core::Stream<Item = Message> {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
@@ -104,6 +183,61 @@ impl Broker for MemoryBroker {
         let messages = self.join(&format!("{address}.*"), &address);
         Box::pin(async move { Ok(Inbox { address, per_call: true, messages }) })
     }
+
+    fn publish_durable(&self, message: Message) -> BoxFuture<'_, Result<(), Status>> {
+        Box::pin(async move {
+            let queues: Vec<mpsc::Sender<Message>> = {
+                let mut consumers = self.durable.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                consumers.retain(|c| !c.queue.is_closed());
+                consumers.iter().filter(|c| c.subject == message.subject).map(|c| c.queue.clone()).collect()
+            };
+            if queues.is_empty() {
+                tracing::warn!(subject = %message.subject, "a durable message nobody consumes is dropped");
+            }
+            let message = with_attempt(message, 1);
+            for queue in queues {
+                // (A lone consumer that is gone takes its messages with it.)
+                let _ = queue.send(message.clone()).await;
+            }
+            Ok(())
+        })
+    }
+
+    fn consume(&self, spec: ConsumerSpec) -> BoxFuture<'_, Result<Deliveries, Status>> {
+        let (queue, shared) = {
+            let mut consumers = self.durable.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let existing = consumers
+                .iter()
+                .find(|c| spec.group.is_some() && c.group == spec.group && c.subject == spec.subject)
+                .and_then(|c| c.shared.clone().map(|shared| (c.queue.clone(), shared)));
+            if let Some(found) = existing {
+                found
+            } else {
+                let (tx, rx) = mpsc::channel(DURABLE_BUFFER);
+                let rx = Arc::new(tokio::sync::Mutex::new(rx));
+                consumers.push(DurableConsumer {
+                    subject: spec.subject.clone(),
+                    group: spec.group.clone(),
+                    queue: tx.clone(),
+                    shared: spec.group.is_some().then(|| rx.clone()),
+                });
+                (tx, rx)
+            }
+        };
+        let broker = self.clone();
+        let dead_letter = spec.dead_letter;
+        let deliveries = futures_util::stream::unfold(shared, move |shared| {
+            let (broker, queue, dead_letter) = (broker.clone(), queue.clone(), dead_letter.clone());
+            async move {
+                let message = shared.lock().await.recv().await?;
+                let attempt = attempt_of(&message);
+                let pending = Pending { queue, message: message.clone(), attempt };
+                let settle = MemorySettle { broker, pending: Some(pending) };
+                Some((Delivery::new(message, attempt, dead_letter, Box::new(settle)), shared))
+            }
+        });
+        Box::pin(async move { Ok(Box::pin(deliveries) as Deliveries) })
+    }
 }
 
 #[cfg(test)]
@@ -133,6 +267,22 @@ mod tests {
         assert_ne!(first, second, "the group shares the work");
         assert_eq!(b.next().await.expect("b").body, "1");
         assert_eq!(b.next().await.expect("b").body, "2");
+    }
+
+    #[tokio::test]
+    async fn an_unsettled_delivery_comes_again() {
+        let broker = MemoryBroker::new();
+        let mut deliveries = broker.consume(ConsumerSpec::group("e.x", "g")).await.expect("consume");
+        broker.publish_durable(message("e.x", "1")).await.expect("published");
+        let first = deliveries.next().await.expect("delivered");
+        assert_eq!(first.attempt, 1);
+        drop(first);
+        let again = deliveries.next().await.expect("delivered again");
+        assert_eq!((again.attempt, &again.message.body[..]), (2, &b"1"[..]));
+        again.ack().await.expect("acked");
+        broker.publish_durable(message("e.x", "2")).await.expect("published");
+        let next = deliveries.next().await.expect("the next one");
+        assert_eq!(&next.message.body[..], b"2", "an acknowledged delivery does not come again");
     }
 
     #[tokio::test]

@@ -7,9 +7,13 @@
 //! request/reply calls (one reply address per client, calls matched by id, deadlines,
 //! late replies dropped, "no responders" reported at once where the broker can tell) and
 //! [`QueueServer`] serves any [`Dispatch`](crate::Dispatch) to a group of competing
-//! consumers. The headers and subjects are specified in `docs/protocol.md`.
+//! consumers. The headers and subjects are specified in `docs/protocol.md`. Events (durable,
+//! at least once: [`Broker::publish_durable`], [`Broker::consume`]) are in [`events`]
+//! (`docs/queue.md`, "Events").
 
 mod client;
+mod durable;
+pub mod events;
 mod memory;
 mod server;
 
@@ -25,6 +29,7 @@ use std::time::Duration;
 use futures_core::Stream;
 
 pub use client::QueueClient;
+pub use durable::{ConsumerSpec, Deliveries, Delivery, Settle, dead_letter_message};
 pub use memory::MemoryBroker;
 pub use server::{ListeningQueueServer, QueueServer};
 
@@ -58,6 +63,15 @@ pub mod header {
     pub const BODY_REF: &str = "svcgen-body-ref";
     /// Set by a receiver whose large body could not be fetched: why.
     pub const BODY_ERROR: &str = "svcgen-body-error";
+    /// A durable message: the delivery attempt it is (1-based) where the broker does not count
+    /// them itself (`RabbitMQ` and in memory).
+    pub const ATTEMPT: &str = "svcgen-attempt";
+    /// A dead letter: why it was given up.
+    pub const DEAD_LETTER_REASON: &str = "svcgen-dead-letter-reason";
+    /// A dead letter: the subject it was published on.
+    pub const DEAD_LETTER_SUBJECT: &str = "svcgen-dead-letter-subject";
+    /// A dead letter: the attempts it had.
+    pub const DEAD_LETTER_ATTEMPTS: &str = "svcgen-dead-letter-attempts";
 }
 
 /// A message on the broker.
@@ -155,6 +169,22 @@ pub trait Broker: Send + Sync + fmt::Debug + 'static {
     /// # Errors
     /// `unavailable` when the broker cannot be reached.
     fn inbox(&self) -> BoxFuture<'_, Result<Inbox, Status>>;
+
+    /// Publishes a durable message (an event) on its subject, and returns once the broker has
+    /// it: `JetStream`'s publish acknowledgement, `RabbitMQ`'s publisher confirm of a
+    /// persistent message, the in-memory broker's queues.
+    ///
+    /// # Errors
+    /// `unavailable` when the broker cannot be reached or does not confirm the message.
+    fn publish_durable(&self, message: Message) -> BoxFuture<'_, Result<(), Status>>;
+
+    /// Consumes the durable messages published on `spec.subject` from the time the consumer
+    /// (the group's, or this lone one) was first made. Each [`Delivery`] must be settled:
+    /// acknowledged, retried later or dead-lettered; one left unsettled comes again.
+    ///
+    /// # Errors
+    /// `unavailable` when the broker cannot be reached.
+    fn consume(&self, spec: ConsumerSpec) -> BoxFuture<'_, Result<Deliveries, Status>>;
 }
 
 /// A shared broker is a broker, so one chosen at run time (`Arc<dyn Broker>`) serves and calls
@@ -174,6 +204,14 @@ impl<B: Broker + ?Sized> Broker for std::sync::Arc<B> {
 
     fn inbox(&self) -> BoxFuture<'_, Result<Inbox, Status>> {
         (**self).inbox()
+    }
+
+    fn publish_durable(&self, message: Message) -> BoxFuture<'_, Result<(), Status>> {
+        (**self).publish_durable(message)
+    }
+
+    fn consume(&self, spec: ConsumerSpec) -> BoxFuture<'_, Result<Deliveries, Status>> {
+        (**self).consume(spec)
     }
 }
 
@@ -224,6 +262,30 @@ impl<B: Broker> Broker for Namespace<B> {
 
     fn inbox(&self) -> BoxFuture<'_, Result<Inbox, Status>> {
         self.broker.inbox()
+    }
+
+    fn publish_durable(&self, mut message: Message) -> BoxFuture<'_, Result<(), Status>> {
+        message.subject = format!("{}.{}", self.prefix, message.subject);
+        self.broker.publish_durable(message)
+    }
+
+    fn consume(&self, mut spec: ConsumerSpec) -> BoxFuture<'_, Result<Deliveries, Status>> {
+        spec.subject = format!("{}.{}", self.prefix, spec.subject);
+        spec.dead_letter = format!("{}.{}", self.prefix, spec.dead_letter);
+        spec.group = spec.group.map(|g| format!("{}.{g}", self.prefix));
+        let prefix = format!("{}.", self.prefix);
+        Box::pin(async move {
+            let deliveries = self.broker.consume(spec).await?;
+            // Consumers see the subjects they consume, without the prefix.
+            let deliveries: Deliveries =
+                Box::pin(futures_util::StreamExt::map(deliveries, move |mut d: Delivery| {
+                    if let Some(rest) = d.message.subject.strip_prefix(&prefix) {
+                        d.message.subject = rest.to_owned();
+                    }
+                    d
+                }));
+            Ok(deliveries)
+        })
     }
 }
 

@@ -10,7 +10,9 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use tokio::io::AsyncReadExt as _;
 
-use super::{Broker, Inbox, Message, Messages, ReplyKind, header};
+use super::{
+    Broker, ConsumerSpec, Deliveries, Delivery, Inbox, Message, Messages, ReplyKind, Settle, header,
+};
 use crate::dispatch::BoxFuture;
 use crate::status::Status;
 
@@ -20,12 +22,26 @@ pub const BODIES: &str = "svcgen-bodies";
 /// How long an unclaimed large body is kept.
 const BODY_MAX_AGE: Duration = Duration::from_secs(3600);
 
+/// How long a durable message (an event, a dead letter) is kept in its stream.
+const EVENT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// How long a delivered event may go unsettled before `JetStream` delivers it again.
+const EVENT_ACK_WAIT: Duration = Duration::from_secs(30);
+
+/// Events one pull asks for.
+const EVENT_BATCH: usize = 64;
+
+/// Unsettled events one consumer holds at most.
+const EVENT_MAX_ACK_PENDING: i64 = 256;
+
 /// A NATS server, through one async-nats connection (which reconnects and resubscribes by
 /// itself when the connection drops). Cheap to clone.
 #[derive(Clone)]
 pub struct NatsBroker {
     client: async_nats::Client,
     bodies: Arc<tokio::sync::OnceCell<async_nats::jetstream::object_store::ObjectStore>>,
+    /// The event streams known to exist (bounded: one per subject in use).
+    streams: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 impl std::fmt::Debug for NatsBroker {
@@ -51,7 +67,7 @@ impl NatsBroker {
     /// A broker on a connection the caller made (its own options, credentials, TLS).
     #[must_use]
     pub fn from_client(client: async_nats::Client) -> Self {
-        Self { client, bodies: Arc::default() }
+        Self { client, bodies: Arc::default(), streams: Arc::default() }
     }
 
     /// The bucket of large bodies, created on first use (idempotently).
@@ -135,6 +151,77 @@ impl NatsBroker {
     pub fn client(&self) -> &async_nats::Client {
         &self.client
     }
+
+    /// The `JetStream` stream of the durable messages on `subject`, `svcgen_{subject}` (dots
+    /// as `_`), made on first use (idempotently).
+    async fn stream(&self, subject: &str) -> Result<async_nats::jetstream::stream::Stream, Status> {
+        let js = async_nats::jetstream::new(self.client.clone());
+        let config = async_nats::jetstream::stream::Config {
+            name: stream_name(subject),
+            subjects: vec![subject.to_owned()],
+            max_age: EVENT_MAX_AGE,
+            description: Some("svcgen: durable events".to_owned()),
+            ..Default::default()
+        };
+        let stream = match js.get_or_create_stream(config).await {
+            Ok(stream) => stream,
+            // A stream of the user's may already hold the subject (subjects of streams must not
+            // overlap): events go there.
+            Err(created) => {
+                let name = js
+                    .stream_by_subject(subject)
+                    .await
+                    .map_err(|e| unavailable("stream", &format!("{created}; {e}")))?;
+                js.get_stream(name).await.map_err(|e| unavailable("stream", &e))?
+            }
+        };
+        let mut known = self.streams.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if known.len() >= 10_000 {
+            known.clear();
+        }
+        known.insert(subject.to_owned());
+        Ok(stream)
+    }
+}
+
+/// A name `JetStream` accepts (no `.`, `*`, `>` or spaces) made from `text`.
+fn js_name(prefix: &str, text: &str) -> String {
+    let safe: String = text
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect();
+    format!("{prefix}{safe}")
+}
+
+fn stream_name(subject: &str) -> String {
+    js_name("svcgen_", subject)
+}
+
+/// How a `JetStream` delivery is settled.
+struct NatsSettle {
+    broker: NatsBroker,
+    message: async_nats::jetstream::Message,
+}
+
+impl Settle for NatsSettle {
+    fn ack(self: Box<Self>) -> BoxFuture<'static, Result<(), Status>> {
+        Box::pin(async move { self.message.ack().await.map_err(|e| unavailable("ack", &e)) })
+    }
+
+    fn retry(self: Box<Self>, delay: Duration) -> BoxFuture<'static, Result<(), Status>> {
+        Box::pin(async move {
+            let nak = async_nats::jetstream::AckKind::Nak(Some(delay));
+            self.message.ack_with(nak).await.map_err(|e| unavailable("nak", &e))
+        })
+    }
+
+    fn dead_letter(self: Box<Self>, dead_letter: Message) -> BoxFuture<'static, Result<(), Status>> {
+        Box::pin(async move {
+            self.broker.publish_durable(dead_letter).await?;
+            let term = async_nats::jetstream::AckKind::Term;
+            self.message.ack_with(term).await.map_err(|e| unavailable("term", &e))
+        })
+    }
 }
 
 fn unavailable(what: &str, e: &impl std::fmt::Display) -> Status {
@@ -214,6 +301,77 @@ impl Broker for NatsBroker {
                 .map_err(|e| unavailable("subscribe", &e))?;
             let messages = self.messages(subscriber).await?;
             Ok(Inbox { address, per_call: true, messages })
+        })
+    }
+
+    fn publish_durable(&self, message: Message) -> BoxFuture<'_, Result<(), Status>> {
+        Box::pin(async move {
+            let known = self
+                .streams
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(&message.subject);
+            if !known {
+                self.stream(&message.subject).await?;
+            }
+            let js = async_nats::jetstream::new(self.client.clone());
+            let headers = header_map(&message);
+            let ack = js
+                .publish_with_headers(message.subject, headers, message.body)
+                .await
+                .map_err(|e| unavailable("JetStream publish", &e))?;
+            ack.await.map_err(|e| unavailable("JetStream publish acknowledgement", &e))?;
+            Ok(())
+        })
+    }
+
+    fn consume(&self, spec: ConsumerSpec) -> BoxFuture<'_, Result<Deliveries, Status>> {
+        use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+        Box::pin(async move {
+            let stream = self.stream(&spec.subject).await?;
+            let name = spec.group.as_deref().map(|g| js_name("", g));
+            let config = pull::Config {
+                durable_name: name.clone(),
+                filter_subject: spec.subject.clone(),
+                ack_policy: AckPolicy::Explicit,
+                // A new consumer starts with the events published from now on.
+                deliver_policy: DeliverPolicy::New,
+                ack_wait: EVENT_ACK_WAIT,
+                max_ack_pending: EVENT_MAX_ACK_PENDING,
+                inactive_threshold: if name.is_some() { Duration::ZERO } else { Duration::from_secs(60) },
+                ..Default::default()
+            };
+            let consumer = match &name {
+                Some(name) => stream.get_or_create_consumer(name, config).await,
+                None => stream.create_consumer(config).await,
+            }
+            .map_err(|e| unavailable("consumer", &e))?;
+            // Pulled in batches of at most 64, so events do not wait in the process long enough
+            // for their acknowledgement time to run out.
+            let messages = consumer
+                .stream()
+                .max_messages_per_batch(EVENT_BATCH)
+                .messages()
+                .await
+                .map_err(|e| unavailable("consume", &e))?;
+            let (broker, dead_letter) = (self.clone(), spec.dead_letter);
+            let deliveries = messages.filter_map(move |next| {
+                let (broker, dead_letter) = (broker.clone(), dead_letter.clone());
+                async move {
+                    let message = match next {
+                        Ok(message) => message,
+                        Err(e) => {
+                            tracing::debug!(error = %e, "a JetStream consumer hiccup (it goes on)");
+                            return None;
+                        }
+                    };
+                    let attempt = message.info().map_or(1, |info| u32::try_from(info.delivered).unwrap_or(1));
+                    let ours = message_of(message.message.clone());
+                    let settle = NatsSettle { broker, message };
+                    Some(Delivery::new(ours, attempt, dead_letter, Box::new(settle)))
+                }
+            });
+            Ok(Box::pin(deliveries) as Deliveries)
         })
     }
 }

@@ -1,0 +1,532 @@
+//! Events: typed, durable, at-least-once messages on the queue binding.
+//!
+//! An event is a `CloudEvents` 1.0 event in binary mode: its attributes are headers (`ce-id`,
+//! `ce-source`, `ce-type`, `ce-specversion`, `ce-time`, `ce-traceparent`; `RabbitMQ` spells
+//! them `cloudEvents_id` ...), its data is the body (JSON by default). It is published on its
+//! subject, `{package}.{service}.{event}`, with [`EventPublisher`], and handled by a
+//! [`Subscriber`]: a member of a named group (each event to one member) or alone (every
+//! event). The subscriber acknowledges an event only after its handler returned `Ok`; an
+//! error is retried with backoff ([`RetryPolicy`]) and, after the last attempt, the event is
+//! dead-lettered with the reason; an event whose id it has handled within the dedupe window is
+//! dropped. A message that is not a valid event is dead-lettered at once. `docs/queue.md`,
+//! "Events", has the wire format and what each broker does.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use futures_util::{FutureExt as _, StreamExt as _};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Broker, ConsumerSpec, Delivery, Message, codec_of, content_type, header};
+use crate::context::Context;
+use crate::dispatch::Codec;
+use crate::status::Status;
+
+/// The `CloudEvents` attributes as headers (binary mode). `RabbitMQ` carries them as
+/// `cloudEvents_{attribute}` application properties; the broker maps them.
+pub mod ce {
+    /// The event's id, unique per source: what duplicates share.
+    pub const ID: &str = "ce-id";
+    /// Where it happened: `shop.orders` for an event on `shop.orders.order_placed`.
+    pub const SOURCE: &str = "ce-source";
+    /// What happened: the subject, `shop.orders.order_placed`.
+    pub const TYPE: &str = "ce-type";
+    /// Always `1.0`.
+    pub const SPECVERSION: &str = "ce-specversion";
+    /// When it was published (RFC 3339).
+    pub const TIME: &str = "ce-time";
+    /// The W3C trace context (the `CloudEvents` distributed tracing extension).
+    pub const TRACEPARENT: &str = "ce-traceparent";
+    /// The `CloudEvents` version written and accepted.
+    pub const VERSION: &str = "1.0";
+}
+
+/// Publishes events. Cheap to clone when its broker is.
+#[derive(Clone, Debug)]
+pub struct EventPublisher<B> {
+    broker: B,
+    codec: Codec,
+    source: Option<String>,
+}
+
+impl<B: Broker> EventPublisher<B> {
+    /// A publisher of JSON events on `broker`, their source the subject's prefix.
+    #[must_use]
+    pub fn new(broker: B) -> Self {
+        Self { broker, codec: Codec::Json, source: None }
+    }
+
+    /// Events' `source` attribute is `source`, not the subject's prefix.
+    #[must_use]
+    pub fn source(mut self, source: &str) -> Self {
+        self.source = Some(source.to_owned());
+        self
+    }
+
+    /// Events' data in `codec` (default JSON).
+    #[must_use]
+    pub fn codec(mut self, codec: Codec) -> Self {
+        self.codec = codec;
+        self
+    }
+
+    /// Publishes `data` as a new event on `subject` (`shop.orders.order_placed`, also its
+    /// type) and returns its id, once the broker has it.
+    pub async fn publish<T: Serialize + ?Sized>(
+        &self,
+        subject: &str,
+        ctx: &Context,
+        data: &T,
+    ) -> Result<String, Status> {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.publish_with_id(subject, &id, ctx, data).await?;
+        Ok(id)
+    }
+
+    /// Publishes `data` as the event `id` on `subject`: publishing it again (a retry after a
+    /// failure) is a duplicate subscribers drop.
+    pub async fn publish_with_id<T: Serialize + ?Sized>(
+        &self,
+        subject: &str,
+        id: &str,
+        ctx: &Context,
+        data: &T,
+    ) -> Result<(), Status> {
+        let source = self.source.clone().unwrap_or_else(|| source_of(subject).to_owned());
+        let message = event_message(subject, id, &source, self.codec, ctx, data)?;
+        self.broker.publish_durable(message).await
+    }
+}
+
+/// The default source of an event on `subject`: the subject without its last token.
+fn source_of(subject: &str) -> &str {
+    subject.rsplit_once('.').map_or(subject, |(prefix, _)| prefix)
+}
+
+/// The message of an event (binary mode): the `CloudEvents` attributes, the correlation id and
+/// trace context of `ctx`, `data` encoded as the body.
+pub fn event_message<T: Serialize + ?Sized>(
+    subject: &str,
+    id: &str,
+    source: &str,
+    codec: Codec,
+    ctx: &Context,
+    data: &T,
+) -> Result<Message, Status> {
+    let body = match codec {
+        Codec::Json => {
+            serde_json::to_vec(data).map_err(|e| Status::internal(format!("event not encoded: {e}")))?
+        }
+        Codec::MsgPack => {
+            rmp_serde::to_vec_named(data).map_err(|e| Status::internal(format!("event not encoded: {e}")))?
+        }
+    };
+    let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut message = Message { subject: subject.to_owned(), body: body.into(), ..Message::default() }
+        .with_header(ce::SPECVERSION, ce::VERSION)
+        .with_header(ce::ID, id)
+        .with_header(ce::SOURCE, source)
+        .with_header(ce::TYPE, subject)
+        .with_header(ce::TIME, time)
+        .with_header(header::CONTENT_TYPE, content_type(codec))
+        .with_header(header::CORRELATION_ID, ctx.correlation_id());
+    if let Some(tp) = ctx.traceparent() {
+        message = message.with_header(ce::TRACEPARENT, tp).with_header(header::TRACEPARENT, tp);
+    }
+    Ok(message)
+}
+
+/// An event as a handler gets it.
+#[derive(Clone, Debug)]
+pub struct Event<T> {
+    /// `ce-id`.
+    pub id: String,
+    /// `ce-source`.
+    pub source: String,
+    /// `ce-type`.
+    pub event_type: String,
+    /// `ce-time`, when present.
+    pub time: Option<String>,
+    /// Which delivery of it this is, from 1.
+    pub attempt: u32,
+    /// Its correlation id and trace context.
+    pub context: Context,
+    /// The data.
+    pub data: T,
+}
+
+/// How a failed event is retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (default 5); after the last it is dead-lettered.
+    pub max_attempts: u32,
+    /// The wait before the second attempt (default 1 s); it doubles each attempt ...
+    pub backoff_base: Duration,
+    /// ... up to this (default 60 s).
+    pub backoff_max: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { max_attempts: 5, backoff_base: Duration::from_secs(1), backoff_max: Duration::from_secs(60) }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after attempt `attempt` failed.
+    #[must_use]
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(20);
+        self.backoff_base.saturating_mul(1 << doublings).min(self.backoff_max)
+    }
+}
+
+/// Handles the events of one subject: a member of a group, or alone.
+#[derive(Debug)]
+pub struct Subscriber<B> {
+    broker: B,
+    spec: ConsumerSpec,
+    event_type: String,
+    retry: RetryPolicy,
+    dedupe_window: Duration,
+    dedupe_capacity: usize,
+    max_in_flight: usize,
+}
+
+impl<B: Broker> Subscriber<B> {
+    fn new(broker: B, spec: ConsumerSpec) -> Self {
+        Self {
+            broker,
+            event_type: spec.subject.clone(),
+            spec,
+            retry: RetryPolicy::default(),
+            dedupe_window: Duration::from_secs(600),
+            dedupe_capacity: 10_000,
+            max_in_flight: 64,
+        }
+    }
+
+    /// A member of `group` on `subject`: each event goes to one member of the group, and
+    /// events wait (in the broker) for a group with no member running.
+    #[must_use]
+    pub fn group(broker: B, subject: &str, group: &str) -> Self {
+        Self::new(broker, ConsumerSpec::group(subject, group))
+    }
+
+    /// Alone on `subject`: every event published while it runs.
+    #[must_use]
+    pub fn alone(broker: B, subject: &str) -> Self {
+        Self::new(broker, ConsumerSpec::alone(subject))
+    }
+
+    /// How failures are retried (default [`RetryPolicy::default`]).
+    #[must_use]
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Duplicates are dropped: an event whose id was handled within `window` (default 10
+    /// minutes), remembering at most `capacity` ids (default 10 000; 0 turns it off). The
+    /// memory is this subscriber's, in the process.
+    #[must_use]
+    pub fn dedupe(mut self, window: Duration, capacity: usize) -> Self {
+        self.dedupe_window = window;
+        self.dedupe_capacity = capacity;
+        self
+    }
+
+    /// Events handled at once (default 64).
+    #[must_use]
+    pub fn max_in_flight(mut self, max: usize) -> Self {
+        self.max_in_flight = max.max(1);
+        self
+    }
+
+    /// Starts handling events with `handler`: each event is acknowledged once `handler`
+    /// returns `Ok`, retried when it returns an error (or panics), dead-lettered after the
+    /// last attempt. The consumer exists when this returns.
+    ///
+    /// # Errors
+    /// `unavailable` when the broker cannot be reached.
+    pub async fn start<T, H, F>(self, handler: H) -> Result<Subscription, Status>
+    where
+        T: DeserializeOwned + Send + 'static,
+        H: Fn(Event<T>) -> F + Send + Sync + 'static,
+        F: Future<Output = Result<(), Status>> + Send + 'static,
+    {
+        let mut deliveries = self.broker.consume(self.spec.clone()).await?;
+        let shared = Arc::new(Shared {
+            handler,
+            event_type: self.event_type,
+            retry: self.retry,
+            dedupe: Mutex::new(Dedupe::new(self.dedupe_window, self.dedupe_capacity)),
+            _data: std::marker::PhantomData,
+        });
+        let slots = Arc::new(tokio::sync::Semaphore::new(self.max_in_flight));
+        let subject = self.spec.subject;
+        let task = tokio::spawn(async move {
+            let mut handling = tokio::task::JoinSet::new();
+            while let Some(delivery) = deliveries.next().await {
+                while handling.try_join_next().is_some() {}
+                let Ok(slot) = slots.clone().acquire_owned().await else { break };
+                let shared = shared.clone();
+                handling.spawn(async move {
+                    shared.handle(delivery).await;
+                    drop(slot);
+                });
+            }
+            tracing::warn!(%subject, "the event consumer ended: the broker is gone");
+            while handling.join_next().await.is_some() {}
+        });
+        Ok(Subscription { task })
+    }
+}
+
+/// A running subscriber; dropping it (or [`stop`](Self::stop)) stops it, and the events it was
+/// handling come again.
+#[derive(Debug)]
+pub struct Subscription {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Subscription {
+    /// Stops handling events.
+    pub fn stop(self) {}
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Shared<T, H> {
+    handler: H,
+    event_type: String,
+    retry: RetryPolicy,
+    dedupe: Mutex<Dedupe>,
+    _data: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T, H, F> Shared<T, H>
+where
+    T: DeserializeOwned + Send + 'static,
+    H: Fn(Event<T>) -> F + Send + Sync + 'static,
+    F: Future<Output = Result<(), Status>> + Send + 'static,
+{
+    async fn handle(&self, delivery: Delivery) {
+        let correlation_id = delivery.message.header(header::CORRELATION_ID).unwrap_or("").to_owned();
+        let subject = delivery.message.subject.clone();
+        let event = match decode::<T>(&delivery.message, &self.event_type, delivery.attempt) {
+            Ok(event) => event,
+            Err(reason) => {
+                tracing::warn!(%correlation_id, %subject, %reason, "not a valid event: dead-lettered");
+                settled(&correlation_id, delivery.dead_letter(&reason).await);
+                return;
+            }
+        };
+        let id = event.id.clone();
+        let seen = self.dedupe.lock().unwrap_or_else(PoisonError::into_inner).begin(&id);
+        match seen {
+            Seen::Handled => {
+                tracing::debug!(%correlation_id, %subject, %id, "a duplicate event is dropped");
+                settled(&correlation_id, delivery.ack().await);
+                return;
+            }
+            // Its twin is being handled: this one comes again, to be dropped if that succeeds.
+            Seen::InFlight => {
+                settled(&correlation_id, delivery.retry(self.retry.backoff_base).await);
+                return;
+            }
+            Seen::New => {}
+        }
+        let attempt = delivery.attempt;
+        let outcome = std::panic::AssertUnwindSafe((self.handler)(event)).catch_unwind().await;
+        let outcome = outcome.unwrap_or_else(|_| Err(Status::internal("the event handler panicked")));
+        self.dedupe.lock().unwrap_or_else(PoisonError::into_inner).finish(&id, outcome.is_ok());
+        match outcome {
+            Ok(()) => settled(&correlation_id, delivery.ack().await),
+            Err(status) if attempt >= self.retry.max_attempts => {
+                let reason = format!("failed {attempt} times; the last: {status}");
+                tracing::warn!(%correlation_id, %subject, %id, %reason, "an event is dead-lettered");
+                settled(&correlation_id, delivery.dead_letter(&reason).await);
+            }
+            Err(status) => {
+                tracing::info!(%correlation_id, %subject, %id, attempt, %status, "an event failed: retried");
+                settled(&correlation_id, delivery.retry(self.retry.delay(attempt)).await);
+            }
+        }
+    }
+}
+
+/// A settlement that failed leaves the event to come again (at least once).
+fn settled(correlation_id: &str, result: Result<(), Status>) {
+    if let Err(status) = result {
+        tracing::warn!(%correlation_id, %status, "an event was not settled: it comes again");
+    }
+}
+
+/// The event a message carries, or why it is none.
+fn decode<T: DeserializeOwned>(
+    message: &Message,
+    event_type: &str,
+    attempt: u32,
+) -> Result<Event<T>, String> {
+    let required = |name: &str| {
+        message.header(name).filter(|v| !v.is_empty()).ok_or_else(|| format!("missing header `{name}`"))
+    };
+    let version = required(ce::SPECVERSION)?;
+    if version != ce::VERSION {
+        return Err(format!("unsupported CloudEvents version `{version}`"));
+    }
+    let id = required(ce::ID)?;
+    let source = required(ce::SOURCE)?;
+    let kind = required(ce::TYPE)?;
+    if kind != event_type {
+        return Err(format!("unknown event type `{kind}` (expected `{event_type}`)"));
+    }
+    let data = match codec_of(message).map_err(|s| s.message().to_owned())? {
+        Codec::Json => serde_json::from_slice(&message.body).map_err(|e| format!("undecodable data: {e}"))?,
+        Codec::MsgPack => {
+            rmp_serde::from_slice(&message.body).map_err(|e| format!("undecodable data: {e}"))?
+        }
+    };
+    let traceparent = message.header(header::TRACEPARENT).or_else(|| message.header(ce::TRACEPARENT));
+    Ok(Event {
+        id: id.to_owned(),
+        source: source.to_owned(),
+        event_type: kind.to_owned(),
+        time: message.header(ce::TIME).map(str::to_owned),
+        attempt,
+        context: Context::from_headers(message.header(header::CORRELATION_ID), traceparent),
+        data,
+    })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Seen {
+    New,
+    InFlight,
+    Handled,
+}
+
+/// The ids a subscriber handled lately (bounded by a window and a capacity) and is handling.
+#[derive(Debug)]
+struct Dedupe {
+    window: Duration,
+    capacity: usize,
+    handled: HashMap<String, Instant>,
+    order: VecDeque<(String, Instant)>,
+    in_flight: HashSet<String>,
+}
+
+impl Dedupe {
+    fn new(window: Duration, capacity: usize) -> Self {
+        Self { window, capacity, handled: HashMap::new(), order: VecDeque::new(), in_flight: HashSet::new() }
+    }
+
+    fn begin(&mut self, id: &str) -> Seen {
+        if self.capacity == 0 {
+            return Seen::New;
+        }
+        let now = Instant::now();
+        while let Some((old, at)) = self.order.front() {
+            if now.duration_since(*at) < self.window {
+                break;
+            }
+            if self.handled.get(old) == Some(at) {
+                self.handled.remove(old);
+            }
+            self.order.pop_front();
+        }
+        if self.handled.contains_key(id) {
+            Seen::Handled
+        } else if self.in_flight.insert(id.to_owned()) {
+            Seen::New
+        } else {
+            Seen::InFlight
+        }
+    }
+
+    fn finish(&mut self, id: &str, handled: bool) {
+        if self.capacity == 0 {
+            return;
+        }
+        self.in_flight.remove(id);
+        if handled {
+            let now = Instant::now();
+            self.handled.insert(id.to_owned(), now);
+            self.order.push_back((id.to_owned(), now));
+            while self.order.len() > self.capacity {
+                if let Some((old, at)) = self.order.pop_front()
+                    && self.handled.get(&old) == Some(&at)
+                {
+                    self.handled.remove(&old);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_max() {
+        let policy = RetryPolicy {
+            max_attempts: 9,
+            backoff_base: Duration::from_millis(100),
+            backoff_max: Duration::from_millis(700),
+        };
+        let delays: Vec<u128> = (1..=5).map(|a| policy.delay(a).as_millis()).collect();
+        assert_eq!(delays, [100, 200, 400, 700, 700]);
+        assert_eq!(policy.delay(u32::MAX), Duration::from_millis(700));
+    }
+
+    #[test]
+    fn dedupe_is_bounded_and_forgets_failures() {
+        let mut dedupe = Dedupe::new(Duration::from_secs(60), 2);
+        assert_eq!(dedupe.begin("a"), Seen::New);
+        assert_eq!(dedupe.begin("a"), Seen::InFlight);
+        dedupe.finish("a", false);
+        assert_eq!(dedupe.begin("a"), Seen::New, "a failure is not remembered as handled");
+        dedupe.finish("a", true);
+        assert_eq!(dedupe.begin("a"), Seen::Handled);
+        for id in ["b", "c"] {
+            assert_eq!(dedupe.begin(id), Seen::New);
+            dedupe.finish(id, true);
+        }
+        assert_eq!(dedupe.begin("a"), Seen::New, "the oldest id is forgotten beyond the capacity");
+        assert!(dedupe.handled.len() <= 2 && dedupe.order.len() <= 2);
+        let mut short = Dedupe::new(Duration::ZERO, 10);
+        assert_eq!(short.begin("x"), Seen::New);
+        short.finish("x", true);
+        assert_eq!(short.begin("x"), Seen::New, "outside the window it is new again");
+    }
+
+    #[test]
+    fn an_event_survives_its_message() {
+        let ctx = Context::new().with_correlation_id("order-1");
+        let message = event_message("shop.orders.placed", "e-1", "shop.orders", Codec::Json, &ctx, &42_u32)
+            .expect("encoded");
+        assert_eq!(message.header(ce::SPECVERSION), Some("1.0"));
+        assert_eq!(message.header(ce::TYPE), Some("shop.orders.placed"));
+        let event: Event<u32> = decode(&message, "shop.orders.placed", 1).expect("an event");
+        assert_eq!((event.id.as_str(), event.data), ("e-1", 42));
+        assert_eq!(event.context.correlation_id(), "order-1");
+        assert!(decode::<u32>(&message, "shop.orders.other", 1).expect_err("other type").contains("unknown"));
+        let bare = Message { body: message.body.clone(), ..Message::default() };
+        assert!(
+            decode::<u32>(&bare, "shop.orders.placed", 1).expect_err("no headers").contains("ce-specversion")
+        );
+        let garbled = Message { body: bytes::Bytes::from_static(b"{"), ..message };
+        assert!(
+            decode::<u32>(&garbled, "shop.orders.placed", 1).expect_err("garbled").contains("undecodable")
+        );
+    }
+}
