@@ -43,3 +43,22 @@ pub async fn amqp() -> AmqpBroker {
 pub fn isolated<B: svcgen::queue::Broker>(broker: B) -> Namespace<B> {
     Namespace::new(&format!("t{}", svcgen::Uuid::new_v4().simple()), broker)
 }
+
+/// Closes the `RabbitMQ` connection named `name` (`AmqpBroker::connect_named`) from the broker's
+/// side, as a broker restart or a network cut would; only that one: other tests share the
+/// broker. Panics unless exactly that connection was found and closed.
+pub fn cut_amqp_connection(name: &str, reason: &str) {
+    let listed = std::process::Command::new("rabbitmqctl")
+        .args(["list_connections", "--quiet", "--no-table-headers", "pid", "client_properties"])
+        .output()
+        .expect("rabbitmqctl runs");
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let ours: Vec<&str> =
+        listed.lines().filter(|l| l.contains(name)).filter_map(|l| l.split_whitespace().next()).collect();
+    assert_eq!(ours.len(), 1, "our one connection is listed:\n{listed}");
+    let closed = std::process::Command::new("rabbitmqctl")
+        .args(["close_connection", ours[0], reason])
+        .output()
+        .expect("rabbitmqctl runs");
+    assert!(closed.status.success(), "{}", String::from_utf8_lossy(&closed.stderr));
+}

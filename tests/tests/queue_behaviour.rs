@@ -248,20 +248,7 @@ async fn rabbitmq_connection_loss_is_survived() {
     let ctx = || Context::new().with_timeout(Duration::from_secs(2));
     let who: String = client.unary(WHO, &ctx(), &args(0)).await.expect("who works");
     assert_eq!(who, "p");
-    // Only this test's connection: the other tests share the broker.
-    let listed = std::process::Command::new("rabbitmqctl")
-        .args(["list_connections", "--quiet", "--no-table-headers", "pid", "client_properties"])
-        .output()
-        .expect("rabbitmqctl runs");
-    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
-    let ours: Vec<&str> =
-        listed.lines().filter(|l| l.contains(&name)).filter_map(|l| l.split_whitespace().next()).collect();
-    assert_eq!(ours.len(), 1, "our one connection is listed:\n{listed}");
-    let closed = std::process::Command::new("rabbitmqctl")
-        .args(["close_connection", ours[0], "svcgen fault test"])
-        .output()
-        .expect("rabbitmqctl runs");
-    assert!(closed.status.success(), "{}", String::from_utf8_lossy(&closed.stderr));
+    brokers::cut_amqp_connection(&name, "svcgen fault test");
     let started = Instant::now();
     let mut last = None;
     while started.elapsed() < Duration::from_secs(20) {

@@ -449,19 +449,7 @@ async fn rabbitmq_connection_loss_loses_no_event() {
         }
     });
     eventually("events flowing", Duration::from_secs(20), || counts.lock().expect("lock").len() >= 30).await;
-    let listed = std::process::Command::new("rabbitmqctl")
-        .args(["list_connections", "--quiet", "--no-table-headers", "pid", "client_properties"])
-        .output()
-        .expect("rabbitmqctl runs");
-    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
-    let ours: Vec<&str> =
-        listed.lines().filter(|l| l.contains(&name)).filter_map(|l| l.split_whitespace().next()).collect();
-    assert_eq!(ours.len(), 1, "our one connection is listed:\n{listed}");
-    let closed = std::process::Command::new("rabbitmqctl")
-        .args(["close_connection", ours[0], "svcgen events fault test"])
-        .output()
-        .expect("rabbitmqctl runs");
-    assert!(closed.status.success(), "{}", String::from_utf8_lossy(&closed.stderr));
+    brokers::cut_amqp_connection(&name, "svcgen events fault test");
     assert!(!publishing.is_finished(), "the cut came while events flowed");
     publishing.await.expect("every event published");
     eventually("every event handled", Duration::from_secs(60), || {
