@@ -47,6 +47,7 @@ static ECHO: ServiceDescriptor = ServiceDescriptor {
         method("note", "fuzz.echo.note", MethodKind::Oneway),
         method("fail", "fuzz.echo.fail", MethodKind::Unary),
     ],
+    events: &[],
 };
 
 struct Echo;

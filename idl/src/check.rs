@@ -40,10 +40,12 @@ fn article(word: &str) -> &'static str {
 }
 
 /// A type's name is not one generated for a service of its package: `{Service}Client`,
-/// `{Service}Server`, and `{Method}Error` for each method that throws.
+/// `{Service}Server`, `{Method}Error` for each method that throws, `{Service}Events` and
+/// the struct of each event.
 fn check_generated_names(model: &Model, diags: &mut Diagnostics) {
     let rust = |name: &str| upper_camel(&snake_case(name));
     let error_names = model.method_error_names();
+    let event_names = model.event_struct_names();
     for package in &model.packages {
         let mut generated: HashMap<String, (String, Span)> = HashMap::new();
         for sid in &package.services {
@@ -61,6 +63,30 @@ fn check_generated_names(model: &Model, diags: &mut Diagnostics) {
                     let what =
                         format!("the error type generated for method `{}.{}`", service.name, method.name);
                     generated.insert(name.to_owned(), (what, method.span));
+                }
+            }
+            if !service.events.is_empty() {
+                let what = format!("the events handle generated for service `{}`", service.name);
+                generated.insert(format!("{base}Events"), (what, service.span));
+            }
+            let mut own = HashSet::new();
+            for (index, event) in service.events.iter().enumerate() {
+                // A name defined twice in the service, or one Rust cannot have, is reported as such.
+                let Some(name) = event_names.get(*sid, index) else { continue };
+                if !own.insert(event.name.as_str()) || is_reserved(&event.name) {
+                    continue;
+                }
+                let what = format!("the struct generated for event `{}.{}`", service.name, event.name);
+                if let Some((first, span)) = generated.insert(name.to_owned(), (what, event.span)) {
+                    diags.push(
+                        Diagnostic::error(
+                            "generated-name",
+                            event.span,
+                            format!("event `{}` generates `{name}`, already {first}", event.name),
+                        )
+                        .with_secondary(span, "generated for this")
+                        .with_help("rename the event"),
+                    );
                 }
             }
         }
@@ -269,11 +295,16 @@ fn all_names(model: &Model) -> Vec<(&str, Span, &'static str)> {
     names
 }
 
+/// `self`, `Self`, `super`, `crate` and `_`: no Rust identifier, raw or not.
+fn is_reserved(name: &str) -> bool {
+    matches!(name, "self" | "Self" | "super" | "crate" | "_")
+}
+
 /// Names are valid Rust identifiers once made raw: `self`, `Self`, `super`, `crate` and `_`
 /// cannot be, so they are refused; type names cannot shadow the built-in scalars.
 fn check_reserved_names(model: &Model, diags: &mut Diagnostics) {
     for (name, span, what) in all_names(model) {
-        if matches!(name, "self" | "Self" | "super" | "crate" | "_") {
+        if is_reserved(name) {
             let help = if name == "_" {
                 "give it a name".to_owned()
             } else {

@@ -712,22 +712,40 @@ impl Model {
     /// method index: `GetProductError`, or `CatalogGetProductError` when another service of
     /// the package has a throwing method of the same name. Computed once, in linear time.
     #[must_use]
-    pub fn method_error_names(&self) -> MethodErrorNames {
+    pub fn method_error_names(&self) -> ItemNames {
         let rust = |name: &str| upper_camel(&snake_case(name));
-        // Per package and short name: how many services have a throwing method of that name.
+        self.qualified_names(|service| {
+            service
+                .methods
+                .iter()
+                .map(|m| (!m.throws.is_empty()).then(|| format!("{}Error", rust(&m.name))))
+                .collect()
+        })
+    }
+
+    /// The names of the structs generated for events, by service and event index:
+    /// `ProductCreated`, or `CatalogProductCreated` when another service of the package has
+    /// an event of the same name.
+    #[must_use]
+    pub fn event_struct_names(&self) -> ItemNames {
+        let rust = |name: &str| upper_camel(&snake_case(name));
+        self.qualified_names(|service| service.events.iter().map(|e| Some(rust(&e.name))).collect())
+    }
+
+    /// The short names `short` gives each item of each service, prefixed with the service's
+    /// name where another service of the package gives an item the same short name.
+    fn qualified_names(&self, short: impl Fn(&Service) -> Vec<Option<String>>) -> ItemNames {
+        let rust = |name: &str| upper_camel(&snake_case(name));
+        // Per package and short name: how many services use it.
         let mut users: std::collections::HashMap<(PackageId, String), usize> =
             std::collections::HashMap::new();
         let mut shorts: Vec<Vec<Option<String>>> = Vec::with_capacity(self.services.len());
         for service in &self.services {
             let mut seen = std::collections::HashSet::new();
-            let names: Vec<Option<String>> = service
-                .methods
-                .iter()
-                .map(|m| (!m.throws.is_empty()).then(|| format!("{}Error", rust(&m.name))))
-                .collect();
-            for short in names.iter().flatten() {
-                if seen.insert(short.clone()) {
-                    *users.entry((service.package, short.clone())).or_default() += 1;
+            let names = short(service);
+            for name in names.iter().flatten() {
+                if seen.insert(name.clone()) {
+                    *users.entry((service.package, name.clone())).or_default() += 1;
                 }
             }
             shorts.push(names);
@@ -751,19 +769,22 @@ impl Model {
                     .collect()
             })
             .collect();
-        MethodErrorNames(names)
+        ItemNames(names)
     }
 }
 
-/// The error enum names of throwing methods (see [`Model::method_error_names`]).
+/// Names generated for the items of services, by service and item index: the error enums of
+/// throwing methods ([`Model::method_error_names`]), the structs of events
+/// ([`Model::event_struct_names`]).
 #[derive(Clone, Debug, Default)]
-pub struct MethodErrorNames(Vec<Vec<Option<String>>>);
+pub struct ItemNames(Vec<Vec<Option<String>>>);
 
-impl MethodErrorNames {
-    /// The name for method `method` (its index) of service `service`; `None` if it throws nothing.
+impl ItemNames {
+    /// The name for item `index` (a method's or an event's) of service `service`; `None` if it
+    /// has none (a method that throws nothing).
     #[must_use]
-    pub fn get(&self, service: ServiceId, method: usize) -> Option<&str> {
-        self.0.get(service.0 as usize)?.get(method)?.as_deref()
+    pub fn get(&self, service: ServiceId, index: usize) -> Option<&str> {
+        self.0.get(service.0 as usize)?.get(index)?.as_deref()
     }
 }
 

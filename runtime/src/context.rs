@@ -72,6 +72,13 @@ impl Context {
         self.traceparent.as_deref()
     }
 
+    /// The trace id of the `traceparent` (32 hex digits), what log lines carry to follow one
+    /// request through services and events; empty without a trace.
+    #[must_use]
+    pub fn trace_id(&self) -> &str {
+        self.traceparent.as_deref().and_then(|tp| tp.get(3..35)).unwrap_or("")
+    }
+
     /// The same context with this `traceparent` (ignored unless it is valid W3C trace context).
     #[must_use]
     pub fn with_traceparent(mut self, traceparent: &str) -> Self {

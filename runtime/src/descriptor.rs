@@ -120,6 +120,19 @@ pub struct ServiceDescriptor {
     pub subject: &'static str,
     /// Its methods.
     pub methods: &'static [MethodDescriptor],
+    /// The events it publishes.
+    pub events: &'static [EventDescriptor],
+}
+
+/// An event a service publishes.
+#[derive(Clone, Copy, Debug)]
+pub struct EventDescriptor {
+    /// The service it belongs to, `package.Service`.
+    pub service: &'static str,
+    /// Its name, `product_created`.
+    pub name: &'static str,
+    /// Its subject and `CloudEvents` type, `shop.catalog.catalog.product_created`.
+    pub subject: &'static str,
 }
 
 impl ServiceDescriptor {
@@ -127,5 +140,11 @@ impl ServiceDescriptor {
     #[must_use]
     pub fn method(&self, name: &str) -> Option<&'static MethodDescriptor> {
         self.methods.iter().find(|m| m.name == name)
+    }
+
+    /// The event with this name.
+    #[must_use]
+    pub fn event(&self, name: &str) -> Option<&'static EventDescriptor> {
+        self.events.iter().find(|e| e.name == name)
     }
 }

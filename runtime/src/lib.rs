@@ -46,10 +46,11 @@ macro_rules! include_generated {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::descriptor::{
-        ErrorDescriptor, HttpMethod, MethodDescriptor, MethodKind, ParamDescriptor, ParamKind,
-        ServiceDescriptor,
+        ErrorDescriptor, EventDescriptor, HttpMethod, MethodDescriptor, MethodKind, ParamDescriptor,
+        ParamKind, ServiceDescriptor,
     };
     pub use crate::dispatch::{BoxFuture, Codec, Payload, Reply};
+    pub use crate::queue::events::{EventData, Hydrate};
     pub use crate::validate::{Length, Validate, Violations, validate};
     pub use regex::Regex;
     pub use serde;

@@ -5,13 +5,17 @@
 //! [`Fixture`] of clients connected to it over that binding.
 #![allow(clippy::missing_panics_doc)] // scenarios are test assertions: they panic on failure
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
+use svcgen::queue::events::{Event, EventData, RetryPolicy, Subscription, Topic};
+use svcgen::queue::{Broker, ConsumerSpec, Deliveries, Delivery, dead_letter_subject, header};
 use svcgen::{Code, Context, Status};
 
 use crate::fixture_conformance::conformance::{
-    ConformanceClient, Echo, GetError, Item, NoSuchItem, PutError, Refused, RemoveError,
+    ConformanceClient, ConformanceEvents, Counted, Echo, GetError, Item, NoSuchItem, PutError, Refused,
+    RemoveError, Stored,
 };
 use crate::fixture_conformance_v2::conformance as v2;
 
@@ -154,8 +158,17 @@ pub struct Fixture {
     pub client: ConformanceClient,
     /// A client generated from the next version of it (one more method, one more field).
     pub v2: v2::ConformanceClient,
+    /// The broker the service's events travel on: the queue binding's own, or an in-memory
+    /// one beside the other bindings (whose clients then hydrate the events).
+    pub broker: Arc<dyn Broker>,
     /// Keeps the server running; dropping it stops the server.
     pub guard: Box<dyn std::any::Any + Send>,
+}
+
+/// The events broker of a binding that has none of its own: in memory.
+#[must_use]
+pub fn memory_events() -> Arc<dyn Broker> {
+    Arc::new(svcgen::queue::MemoryBroker::new())
 }
 
 fn item(name: &str, count: u32) -> Item {
@@ -339,6 +352,287 @@ pub async fn handler_panic(f: &Fixture) {
     f.client.whoami().await.expect("the server still serves");
 }
 
+// Events. The typed surface generated for `event`s: `ConformanceEvents` gives a `Topic` per
+// event; subscribers join a group or listen alone; a failing handler is retried, then
+// dead-lettered; duplicates are dropped; bad data never reaches a handler; a thin event is
+// hydrated over the fixture's binding.
+
+fn events(f: &Fixture) -> ConformanceEvents {
+    ConformanceEvents::shared(f.broker.clone())
+}
+
+fn fast_retry(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts,
+        backoff_base: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(200),
+    }
+}
+
+/// What handlers saw of `counted` events: (member, count, attempt).
+type Counts = Arc<Mutex<Vec<(&'static str, u32, u32)>>>;
+
+/// A `counted` handler that records each event and fails while `fail(attempt)`.
+fn counter(
+    member: &'static str,
+    seen: &Counts,
+    fail: fn(u32) -> bool,
+) -> impl Fn(Event<Counted>) -> std::future::Ready<Result<(), Status>> + Send + Sync + 'static {
+    let seen = seen.clone();
+    move |event| {
+        lock(&seen).push((member, event.data.count, event.attempt));
+        std::future::ready(if fail(event.attempt) {
+            Err(Status::unavailable(format!("attempt {} failed on purpose", event.attempt)))
+        } else {
+            Ok(())
+        })
+    }
+}
+
+fn counts(seen: &Counts) -> Vec<u32> {
+    let mut counts: Vec<u32> = lock(seen).iter().map(|(_, c, _)| *c).collect();
+    counts.sort_unstable();
+    counts
+}
+
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn publish_counts(topic: &Topic<Counted>, range: std::ops::Range<u32>) {
+    for count in range {
+        let data = Counted { name: format!("n{count}"), count };
+        topic.publish(&Context::new(), &data).await.expect("published");
+    }
+}
+
+/// The dead letters of `topic`'s events, as they come.
+async fn dead_letters<T: EventData>(f: &Fixture, topic: &Topic<T>) -> Deliveries {
+    let spec = ConsumerSpec::group(&dead_letter_subject(topic.subject()), "inspect");
+    f.broker.consume(spec).await.expect("consume")
+}
+
+async fn next_dead_letter(dead: &mut Deliveries) -> Delivery {
+    tokio::time::timeout(Duration::from_secs(20), dead.next())
+        .await
+        .expect("a dead letter within 20 s")
+        .expect("the consumer is open")
+}
+
+fn never(_: u32) -> bool {
+    false
+}
+
+fn subscribed(result: Result<Subscription, Status>) -> Subscription {
+    result.expect("subscribed")
+}
+
+/// Two members of a group share the events: each event is handled once, by one of them, and
+/// while one member is busy the other takes the next.
+pub async fn event_group(f: &Fixture) {
+    let topic = events(f).counted();
+    let seen = Counts::default();
+    let busy = |member: &'static str| {
+        let handle = counter(member, &seen, never);
+        move |event: Event<Counted>| {
+            let handled = handle(event);
+            async move {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                handled.await
+            }
+        }
+    };
+    let _a = subscribed(topic.group("audit").max_in_flight(1).start(busy("a")).await);
+    let _b = subscribed(topic.group("audit").max_in_flight(1).start(busy("b")).await);
+    publish_counts(&topic, 0..40).await;
+    until("40 events", || lock(&seen).len() >= 40).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(counts(&seen), (0..40).collect::<Vec<_>>(), "each event once");
+    let members: std::collections::BTreeSet<_> = lock(&seen).iter().map(|(m, _, _)| *m).collect();
+    assert_eq!(members.len(), 2, "both members handled events");
+}
+
+/// Lone subscribers each get every event.
+pub async fn event_broadcast(f: &Fixture) {
+    let topic = events(f).counted();
+    let (one, two) = (Counts::default(), Counts::default());
+    let _a = subscribed(topic.alone().start(counter("a", &one, never)).await);
+    let _b = subscribed(topic.alone().start(counter("b", &two, never)).await);
+    publish_counts(&topic, 0..10).await;
+    for seen in [&one, &two] {
+        until("10 events each", || lock(seen).len() >= 10).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(counts(&one), (0..10).collect::<Vec<_>>());
+    assert_eq!(counts(&two), (0..10).collect::<Vec<_>>());
+}
+
+/// A handler that fails twice is retried and then succeeds; one that always fails has its
+/// event dead-lettered after the last attempt, with the reason, and never again delivered.
+pub async fn event_retry_then_dead_letter(f: &Fixture) {
+    let topic = events(f).counted();
+    let mut dead = dead_letters(f, &topic).await;
+    let seen = Counts::default();
+    let _s = subscribed(
+        topic.group("audit").retry(fast_retry(3)).start(counter("a", &seen, |attempt| attempt < 3)).await,
+    );
+    topic.publish(&Context::new(), &Counted { name: "flaky".into(), count: 1 }).await.expect("published");
+    until("the third attempt", || lock(&seen).len() >= 3).await;
+    let failing = Counts::default();
+    let _f =
+        subscribed(topic.group("doomed").retry(fast_retry(2)).start(counter("b", &failing, |_| true)).await);
+    let ctx = Context::new().with_correlation_id("count-dead");
+    let id = topic.publish(&ctx, &Counted { name: "doomed".into(), count: 2 }).await.expect("published");
+    // The first event reaches the new group too (it is one more group): wait for the one we want.
+    let letter = loop {
+        let letter = next_dead_letter(&mut dead).await;
+        let ours = letter.message.header(svcgen::queue::events::ce::ID) == Some(id.as_str());
+        if ours {
+            break letter;
+        }
+        letter.ack().await.expect("acked");
+    };
+    let reason = letter.message.header(header::DEAD_LETTER_REASON).expect("a reason").to_owned();
+    assert!(reason.contains("failed 2 times") && reason.contains("attempt 2 failed on purpose"), "{reason}");
+    assert_eq!(letter.message.header(header::CORRELATION_ID), Some("count-dead"));
+    let data: Counted = serde_json::from_slice(&letter.message.body).expect("the event's data");
+    assert_eq!(data, Counted { name: "doomed".into(), count: 2 });
+    letter.ack().await.expect("acked");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let retried: Vec<u32> = lock(&seen).iter().filter(|(_, c, _)| *c == 1).map(|(_, _, a)| *a).collect();
+    assert_eq!(retried, [1, 2, 3], "handled on the third attempt, then acknowledged");
+    let doomed: Vec<u32> = lock(&failing).iter().filter(|(_, c, _)| *c == 2).map(|(_, _, a)| *a).collect();
+    assert_eq!(doomed, [1, 2], "not delivered again after the dead letter");
+}
+
+/// The same event id twice is handled once.
+pub async fn event_dedupe(f: &Fixture) {
+    let topic = events(f).counted();
+    let seen = Counts::default();
+    let _s = subscribed(topic.group("audit").start(counter("a", &seen, never)).await);
+    let one = Counted { name: "one".into(), count: 1 };
+    topic.publish_with_id("dup-1", &Context::new(), &one).await.expect("published");
+    topic.publish_with_id("dup-1", &Context::new(), &one).await.expect("published");
+    topic.publish(&Context::new(), &Counted { name: "two".into(), count: 2 }).await.expect("published");
+    until("both events", || counts(&seen).contains(&2)).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(counts(&seen), [1, 2], "the duplicate was dropped");
+}
+
+/// Data that breaks the event's constraints is refused by the publisher (nothing is sent),
+/// and dead-lettered by the subscriber when someone else sent it; the next event is handled.
+pub async fn event_invalid_data(f: &Fixture) {
+    let topic = events(f).counted();
+    let mut dead = dead_letters(f, &topic).await;
+    let seen = Counts::default();
+    let _s = subscribed(topic.group("audit").start(counter("a", &seen, never)).await);
+    let status = topic
+        .publish(&Context::new(), &Counted { name: String::new(), count: 5000 })
+        .await
+        .expect_err("invalid data is not published");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status}");
+    let fields: Vec<&str> = status.violations().iter().map(|v| v.field.as_str()).collect();
+    assert_eq!(fields, ["name", "count"], "{status}");
+    let ctx = Context::new().with_correlation_id("count-invalid");
+    let forged = svcgen::queue::events::event_message(
+        topic.subject(),
+        "forged-1",
+        "elsewhere",
+        svcgen::__private::Codec::Json,
+        &ctx,
+        &serde_json::json!({ "name": "x", "count": 5000 }),
+    )
+    .expect("encoded");
+    f.broker.publish_durable(forged).await.expect("published");
+    topic.publish(&Context::new(), &Counted { name: "fine".into(), count: 7 }).await.expect("published");
+    let letter = next_dead_letter(&mut dead).await;
+    let reason = letter.message.header(header::DEAD_LETTER_REASON).expect("a reason");
+    assert!(reason.contains("invalid data") && reason.contains("count"), "{reason}");
+    assert_eq!(letter.message.header(header::CORRELATION_ID), Some("count-invalid"));
+    letter.ack().await.expect("acked");
+    until("the valid event", || counts(&seen).contains(&7)).await;
+    assert_eq!(counts(&seen), [7], "the invalid event never reached the handler");
+}
+
+/// A thin event is hydrated in one line, over the fixture's binding, as part of the event's
+/// context: the hydrating call carries its correlation id and trace.
+pub async fn event_hydration(f: &Fixture) {
+    f.client.put(item("hydrated", 3)).await.expect("stored");
+    let topic = events(f).stored();
+    let hydrated: Arc<Mutex<Vec<Result<Item, GetError>>>> = Arc::default();
+    let client = f.client.clone();
+    let sink = hydrated.clone();
+    let _s = subscribed(
+        topic
+            .group("indexer")
+            .start(move |event: Event<Stored>| {
+                let (client, sink) = (client.clone(), sink.clone());
+                async move {
+                    let item = event.hydrate(&client).await;
+                    lock(&sink).push(item);
+                    Ok(())
+                }
+            })
+            .await,
+    );
+    topic.publish(&Context::new(), &Stored { name: "hydrated".into() }).await.expect("published");
+    topic.publish(&Context::new(), &Stored { name: "never-stored".into() }).await.expect("published");
+    until("two hydrations", || lock(&hydrated).len() >= 2).await;
+    let mut results = std::mem::take(&mut *lock(&hydrated));
+    results.sort_by_key(Result::is_err);
+    assert_eq!(results[0], Ok(item("hydrated", 3)));
+    assert!(
+        matches!(&results[1], Err(GetError::NoSuchItem(e)) if e.name == "never-stored"),
+        "the typed error of the hydrating method: {:?}",
+        results[1]
+    );
+
+    // `pinged` is hydrated with `whoami`: the server saw the event's correlation id and trace.
+    let callers = Arc::new(Mutex::new(Vec::new()));
+    let (client, sink) = (f.client.clone(), callers.clone());
+    let _p = subscribed(
+        events(f)
+            .pinged()
+            .alone()
+            .start(move |event: Event<crate::fixture_conformance::conformance::Pinged>| {
+                let (client, sink) = (client.clone(), sink.clone());
+                async move {
+                    let caller = event.hydrate(&client).await.map_err(svcgen::MethodError::into_status)?;
+                    lock(&sink).push(caller);
+                    Ok(())
+                }
+            })
+            .await,
+    );
+    let ctx = Context::new().with_correlation_id("ping-42");
+    events(f)
+        .pinged()
+        .publish(&ctx, &crate::fixture_conformance::conformance::Pinged {})
+        .await
+        .expect("published");
+    until("the hydrated ping", || !lock(&callers).is_empty()).await;
+    let caller = lock(&callers)[0].clone();
+    assert_eq!(caller.correlation_id, "ping-42");
+    let sent = ctx.traceparent().expect("a trace");
+    let seen = caller.traceparent.expect("the server sees a trace");
+    assert_eq!(&seen[3..35], &sent[3..35], "the event's trace id");
+}
+
+/// Stamps out the event scenarios that need a broker's own delivery semantics (group,
+/// broadcast, retries and dead letters, dedupe, bad data): `events_suite!(setup)`, for the
+/// queue binding on each broker. Hydration is in [`conformance_suite!`](crate::conformance_suite).
+#[macro_export]
+macro_rules! events_suite {
+    ($setup:path) => {
+        $crate::conformance_suite!(@tests $setup;
+            event_group, event_broadcast, event_retry_then_dead_letter, event_dedupe, event_invalid_data);
+    };
+}
+
 /// Stamps out one `#[tokio::test]` per scenario for a binding: `conformance_suite!(setup)`,
 /// where `async fn setup() -> Fixture` serves [`ConformanceImpl`] on the binding.
 #[macro_export]
@@ -347,7 +641,8 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(@tests $setup;
             ok_call, domain_error, domain_error_without_status, invalid_input, deadline_exceeded,
             deadline_propagates, context_round_trip, unknown_method, new_optional_field, large_payload,
-            many_concurrent_calls, streaming, oneway, empty_reply_and_queries, handler_panic);
+            many_concurrent_calls, streaming, oneway, empty_reply_and_queries, handler_panic,
+            event_hydration);
     };
     (@tests $setup:path; $($scenario:ident),*) => {
         $(

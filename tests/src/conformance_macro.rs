@@ -98,5 +98,19 @@ pub mod conformance {
 
         /// Panics: the server answers `internal` and keeps serving.
         async fn explode(&self) -> String;
+
+        /// An item was stored: a thin event, hydrated with `get`.
+        #[event]
+        #[hydrate(get)]
+        fn stored(name: String);
+
+        /// Hydrated with `whoami`: what a hydrating call carries of the event's context.
+        #[event]
+        #[hydrate(whoami)]
+        fn pinged();
+
+        /// A count changed: an event whose data has constraints.
+        #[event]
+        fn counted(#[length(min = 1)] name: String, #[range(max = 1000)] count: u32);
     }
 }

@@ -40,6 +40,7 @@ async fn macro_server_rest() -> Fixture {
     Fixture {
         client: from_svc::ConformanceClient::rest(&url).expect("a valid URL"),
         v2: v2::ConformanceClient::rest(&url).expect("a valid URL"),
+        broker: svcgen_tests::conformance::memory_events(),
         guard: Box::new(AbortOnDrop(task)),
     }
 }
@@ -53,6 +54,7 @@ async fn macro_server_rpc() -> Fixture {
     Fixture {
         client: from_svc::ConformanceClient::rpc(&addr),
         v2: v2::ConformanceClient::rpc(&addr),
+        broker: svcgen_tests::conformance::memory_events(),
         guard: Box::new(AbortOnDrop(task)),
     }
 }
@@ -67,7 +69,8 @@ async fn macro_server_queue<B: svcgen::queue::Broker + Clone>(broker: B) -> Fixt
     let task = tokio::spawn(server.serve_until(std::future::pending()));
     Fixture {
         client: from_svc::ConformanceClient::queue(broker.clone()),
-        v2: v2::ConformanceClient::queue(broker),
+        v2: v2::ConformanceClient::queue(broker.clone()),
+        broker: std::sync::Arc::new(broker),
         guard: Box::new(AbortQueueOnDrop(task)),
     }
 }

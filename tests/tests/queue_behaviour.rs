@@ -1,14 +1,14 @@
 //! What the queue binding promises beyond the conformance suite, on every broker (in memory,
 //! NATS, `RabbitMQ`): "no responders" at once, requests shared by a group, expired requests
 //! not worked on, late replies dropped, malformed requests answered with an error while the
-//! server keeps serving.
+//! server keeps serving, the service's events not taken for calls.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
-use svcgen::descriptor::{HttpMethod, MethodDescriptor, MethodKind, ServiceDescriptor};
+use svcgen::descriptor::{EventDescriptor, HttpMethod, MethodDescriptor, MethodKind, ServiceDescriptor};
 use svcgen::dispatch::{BoxFuture, Codec, Payload, Reply};
 use svcgen::queue::{Broker, Message, QueueClient, QueueConfig, QueueServer, header};
 use svcgen::{Code, Context, Dispatch, Problem, Status};
@@ -27,13 +27,15 @@ const fn method(name: &'static str, subject: &'static str) -> MethodDescriptor {
     }
 }
 
-/// `who() -> string`: the server's name; `sleep(millis) -> u64`: sleeps, counted.
+/// `who() -> string`: the server's name; `sleep(millis) -> u64`: sleeps, counted; and the
+/// event `happened`.
 static PROBE: ServiceDescriptor = ServiceDescriptor {
     package: "probe",
     name: "Probe",
     wire_name: "probe",
     subject: "probe.probe",
     methods: &[method("who", "probe.probe.who"), method("sleep", "probe.probe.sleep")],
+    events: &[EventDescriptor { service: "probe.Probe", name: "happened", subject: "probe.probe.happened" }],
 };
 
 static WHO: &MethodDescriptor = &PROBE.methods[0];
@@ -203,6 +205,29 @@ async fn malformed_requests<B: Broker + Clone>(broker: B) {
     assert_eq!(who, "p");
 }
 
+/// The service's events share its subjects, but they are not calls: the server does not answer
+/// them (on NATS a `JetStream` publish waits for the stream's answer, which an error reply from
+/// the server would race); a method it does not have still gets `unimplemented`.
+async fn events_are_not_calls<B: Broker + Clone>(broker: B) {
+    let _server = serve(&broker, Probe::new("p"), QueueConfig::default()).await;
+    let mut inbox = broker.inbox().await.expect("an inbox");
+    let event = Message {
+        subject: "probe.probe.happened".to_owned(),
+        reply_to: Some(inbox.reply_to(1)),
+        body: bytes::Bytes::from_static(b"{}"),
+        ..Message::default()
+    };
+    broker.send(event).await.expect("sent");
+    let unknown = Message {
+        subject: "probe.probe.nope".to_owned(),
+        body: bytes::Bytes::from_static(b"{}"),
+        ..Message::default()
+    };
+    assert_eq!(problem(&raw_request(&broker, unknown).await).code, "unimplemented");
+    let answered = tokio::time::timeout(Duration::from_millis(300), inbox.messages.next()).await;
+    assert!(answered.is_err(), "the server answered an event: {answered:?}");
+}
+
 macro_rules! on_every_broker {
     ($($scenario:ident),*) => {
         mod in_memory {
@@ -232,7 +257,13 @@ macro_rules! on_every_broker {
     };
 }
 
-on_every_broker!(no_responders, group_shares_requests, expired_and_late, malformed_requests);
+on_every_broker!(
+    no_responders,
+    group_shares_requests,
+    expired_and_late,
+    malformed_requests,
+    events_are_not_calls
+);
 
 /// `RabbitMQ` closes our connection (as a broker restart or a network cut would): it is
 /// recovered (channels, queues, bindings, consumers declared again) and calls work again, on

@@ -1,5 +1,6 @@
 //! The conformance suite over the queue binding, on each broker: in memory, NATS and
-//! `RabbitMQ` (real servers on 127.0.0.1). Each test has its own namespace on the broker.
+//! `RabbitMQ` (real servers on 127.0.0.1), with the event scenarios. Each test has its own
+//! namespace on the broker.
 
 use svcgen::queue::{Broker, QueueServer};
 use svcgen_tests::brokers;
@@ -24,7 +25,8 @@ async fn serve<B: Broker + Clone>(broker: B) -> Fixture {
     let task = tokio::spawn(server.serve_until(std::future::pending()));
     Fixture {
         client: ConformanceClient::queue(broker.clone()),
-        v2: v2::ConformanceClient::queue(broker),
+        v2: v2::ConformanceClient::queue(broker.clone()),
+        broker: std::sync::Arc::new(broker),
         guard: Box::new(AbortOnDrop(task)),
     }
 }
@@ -43,12 +45,15 @@ async fn amqp() -> Fixture {
 
 mod in_memory {
     svcgen_tests::conformance_suite!(super::memory);
+    svcgen_tests::events_suite!(super::memory);
 }
 
 mod on_nats {
     svcgen_tests::conformance_suite!(super::nats);
+    svcgen_tests::events_suite!(super::nats);
 }
 
 mod on_rabbitmq {
     svcgen_tests::conformance_suite!(super::amqp);
+    svcgen_tests::events_suite!(super::amqp);
 }

@@ -51,7 +51,7 @@ async fn next_within(deliveries: &mut Deliveries, what: &str) -> Delivery {
 
 /// A subscriber that records what it handles and fails while `fail(data, attempt)`.
 async fn recorder<B: Broker>(
-    subscriber: Subscriber<B>,
+    subscriber: Subscriber<B, u32>,
     member: &'static str,
     seen: &Seen,
     fail: fn(u32, u32) -> bool,

@@ -21,6 +21,7 @@ async fn rest() -> Fixture {
     Fixture {
         client: ConformanceClient::rest(&url).expect("a valid URL"),
         v2: v2::ConformanceClient::rest(&url).expect("a valid URL"),
+        broker: svcgen_tests::conformance::memory_events(),
         guard: Box::new(AbortOnDrop(task)),
     }
 }

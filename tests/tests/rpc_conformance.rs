@@ -21,6 +21,7 @@ async fn rpc() -> Fixture {
     Fixture {
         client: ConformanceClient::rpc(&addr),
         v2: v2::ConformanceClient::rpc(&addr),
+        broker: svcgen_tests::conformance::memory_events(),
         guard: Box::new(AbortOnDrop(task)),
     }
 }

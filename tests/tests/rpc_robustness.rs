@@ -234,6 +234,7 @@ static PROBE: ServiceDescriptor = ServiceDescriptor {
         probe_method("sleep", "robust.probe.sleep", MethodKind::Unary),
         probe_method("ticks", "robust.probe.ticks", MethodKind::ServerStream),
     ],
+    events: &[],
 };
 
 struct Probe(Arc<Gauges>);

@@ -31,6 +31,7 @@ async fn rpc_unix() -> Fixture {
     Fixture {
         client: ConformanceClient::rpc(&addr),
         v2: v2::ConformanceClient::rpc(&addr),
+        broker: svcgen_tests::conformance::memory_events(),
         guard: Box::new(Guard(task, path)),
     }
 }

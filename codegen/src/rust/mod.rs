@@ -5,6 +5,7 @@
 //! for what users never touch), and std items by absolute path, so user types named
 //! `Result` or `String` cannot capture them.
 
+mod events;
 mod names;
 mod service;
 mod types;
@@ -60,7 +61,7 @@ fn allowed_lints(item: &syn::Item) -> Option<syn::Attribute> {
             clippy::doc_markdown, clippy::too_many_arguments, clippy::implicit_hasher,
             clippy::type_complexity, clippy::wrong_self_convention, clippy::new_ret_no_self
         )]),
-        syn::Item::Impl(i) if is_client(i) => syn::parse_quote!(#[allow(
+        syn::Item::Impl(i) if is_handle(i) => syn::parse_quote!(#[allow(
             clippy::doc_markdown, clippy::too_many_arguments, clippy::implicit_hasher,
             clippy::type_complexity, clippy::wrong_self_convention, clippy::new_ret_no_self,
             clippy::missing_errors_doc
@@ -75,10 +76,14 @@ fn allowed_lints(item: &syn::Item) -> Option<syn::Attribute> {
     })
 }
 
-/// Whether an impl block is a generated client's (inherent or of the service trait).
-fn is_client(item: &syn::ItemImpl) -> bool {
+/// Whether an impl block is a generated client's (inherent or of the service trait) or events
+/// handle's: their methods carry the users' docs.
+fn is_handle(item: &syn::ItemImpl) -> bool {
     match &*item.self_ty {
-        syn::Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident.to_string().ends_with("Client")),
+        syn::Type::Path(p) => p.path.segments.last().is_some_and(|s| {
+            let name = s.ident.to_string();
+            name.ends_with("Client") || name.ends_with("Events")
+        }),
         _ => false,
     }
 }

@@ -38,7 +38,19 @@ impl Gen<'_> {
         let server = self.emit_server(service, &descriptor, &args);
         let client = self.emit_client(service, &descriptor, &args);
         let args_defs = self.emit_args(service, &args);
-        let descriptor_def = self.emit_descriptor(service, &descriptor);
+        let event_descriptors: Vec<proc_macro2::Ident> = service
+            .events
+            .iter()
+            .map(|e| {
+                self.unique_private_name(&format!(
+                    "{}_{}_EVENT",
+                    snake_case(&service.name).to_uppercase(),
+                    snake_case(&e.name).to_uppercase()
+                ))
+            })
+            .collect();
+        let events = self.emit_events(sid, service, &event_descriptors);
+        let descriptor_def = self.emit_descriptor(service, &descriptor, &event_descriptors);
         self.private.push(quote! {
             #descriptor_def
             #(#args_defs)*
@@ -48,11 +60,12 @@ impl Gen<'_> {
             #trait_def
             #server
             #client
+            #events
         }
     }
 
     /// The error type of a method: its enum, or `Status` when it throws nothing.
-    fn error_type(&self, method: &Method) -> TokenStream {
+    pub(super) fn error_type(&self, method: &Method) -> TokenStream {
         if let Some(name) = self.current_errors.get(&method.name) {
             let name = format_ident!("{name}");
             quote!(#name)
@@ -62,7 +75,7 @@ impl Gen<'_> {
     }
 
     /// The value type of a method's reply.
-    fn reply_type(&self, method: &Method) -> TokenStream {
+    pub(super) fn reply_type(&self, method: &Method) -> TokenStream {
         match &method.returns {
             Returns::Nothing => quote!(()),
             Returns::Unary(t) => self.rust_type(t, Scope::Package),
@@ -143,13 +156,17 @@ impl Gen<'_> {
     }
 
     /// A generic parameter name no type of the package has.
-    fn generic_name(&self) -> proc_macro2::Ident {
+    pub(super) fn generic_name(&self) -> proc_macro2::Ident {
         let pkg = self.model.package(self.package);
         let taken: HashSet<String> = pkg
             .types
             .iter()
             .map(|id| type_name(&self.model.ty(*id).name))
             .chain(pkg.services.iter().map(|id| type_name(&self.model.services[id.0 as usize].name)))
+            .chain(pkg.services.iter().flat_map(|id| {
+                let events = self.model.services[id.0 as usize].events.len();
+                (0..events).filter_map(|i| self.event_names.get(*id, i).map(str::to_owned))
+            }))
             .collect();
         let name = ["S", "Svc", "Impl", "Handler", "Inner"]
             .into_iter()
@@ -462,7 +479,12 @@ impl Gen<'_> {
         out
     }
 
-    fn emit_descriptor(&self, service: &Service, descriptor: &proc_macro2::Ident) -> TokenStream {
+    fn emit_descriptor(
+        &self,
+        service: &Service,
+        descriptor: &proc_macro2::Ident,
+        events: &[proc_macro2::Ident],
+    ) -> TokenStream {
         let package = &self.model.package(service.package).name;
         let name = &service.name;
         let wire = service.wire_name();
@@ -517,6 +539,7 @@ impl Gen<'_> {
                 wire_name: #wire,
                 subject: #service_subject,
                 methods: &[#(#methods),*],
+                events: &[#(#events),*],
             };
         }
     }

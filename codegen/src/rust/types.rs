@@ -37,7 +37,9 @@ pub struct Gen<'m> {
     counter: usize,
     private_names: HashSet<String>,
     /// The error enum names of every throwing method (computed once).
-    pub error_names: svcgen_idl::model::MethodErrorNames,
+    pub error_names: svcgen_idl::model::ItemNames,
+    /// The struct names of every event (computed once).
+    pub event_names: svcgen_idl::model::ItemNames,
     /// Those of the service being emitted, by method name.
     pub current_errors: std::collections::HashMap<String, String>,
 }
@@ -54,6 +56,7 @@ impl<'m> Gen<'m> {
             counter: 0,
             private_names: HashSet::new(),
             error_names: model.method_error_names(),
+            event_names: model.event_struct_names(),
             current_errors: std::collections::HashMap::new(),
         }
     }
@@ -357,7 +360,7 @@ impl<'m> Gen<'m> {
     }
 
     /// A default value as a Rust expression of the field's type.
-    fn emit_value(&self, ty: &Type, node: &ValueNode, scope: Scope, boxed: bool) -> TokenStream {
+    pub(super) fn emit_value(&self, ty: &Type, node: &ValueNode, scope: Scope, boxed: bool) -> TokenStream {
         let value = self.emit_value_unboxed(ty, node, scope);
         if boxed && !matches!(ty.kind, TypeKind::Optional(_)) {
             quote!(::std::boxed::Box::new(#value))

@@ -5,7 +5,11 @@
 //! `cargo run -p shop` runs the whole tour and exits; `cargo run -p shop -- --serve
 //! 127.0.0.1:8080 127.0.0.1:9090` keeps serving (try it with curl, see the README).
 //! `--broker nats` (or `nats://host:port`) and `--broker amqp` (or `amqp://...`) put the
-//! queue binding on NATS or `RabbitMQ` instead of the in-memory broker.
+//! queue binding and the events on NATS or `RabbitMQ` instead of the in-memory broker.
+//!
+//! Each new product is announced with a thin `product_created { id }` event; a
+//! `search-indexer` group hydrates each one into the full `Product` by calling `get_product`
+//! over RPC.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -20,21 +24,47 @@ use svcgen::{Code, Context, Status, Streaming};
 svcgen::include_generated!();
 
 use shop_catalog::{
-    AlreadyExists, Catalog, CatalogClient, CatalogServer, CreateProductError, GetProductError, NewProduct,
-    NotFound, Payment, PriceTick, Product, Sort,
+    AlreadyExists, Catalog, CatalogClient, CatalogEvents, CatalogServer, CreateProductError, GetProductError,
+    NewProduct, NotFound, Payment, PriceTick, Product, ProductCreated, Sort,
 };
 use shop_money::{Currency, Money};
 
-/// The catalogue, in memory.
-#[derive(Debug, Default)]
+/// The catalogue, in memory; it announces new products on its events.
+#[derive(Debug)]
 struct Shop {
     products: Mutex<BTreeMap<u64, Product>>,
     next_id: AtomicU64,
+    events: CatalogEvents,
 }
 
 impl Shop {
+    fn new(events: CatalogEvents) -> Self {
+        Self { products: Mutex::default(), next_id: AtomicU64::new(0), events }
+    }
+
     fn products(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Product>> {
         self.products.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Stores a new product under the next id, unless its name is taken.
+    fn insert(&self, product: NewProduct) -> Result<Product, CreateProductError> {
+        let mut products = self.products();
+        if products.values().any(|p| p.name == product.name) {
+            return Err(CreateProductError::AlreadyExists(AlreadyExists { name: product.name }));
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let created = Product {
+            id,
+            name: product.name,
+            price: product.price,
+            tags: product.tags,
+            attributes: std::collections::HashMap::new(),
+            description: product.sku.map(|sku| format!("SKU {sku}")),
+            created_at: svcgen::Timestamp::from_timestamp(1_700_000_000 + i64::try_from(id).unwrap_or(0), 0)
+                .unwrap_or_default(),
+        };
+        products.insert(id, created.clone());
+        Ok(created)
     }
 }
 
@@ -70,23 +100,14 @@ impl Catalog for Shop {
         ctx: &Context,
         product: NewProduct,
     ) -> Result<Product, CreateProductError> {
-        let mut products = self.products();
-        if products.values().any(|p| p.name == product.name) {
-            return Err(CreateProductError::AlreadyExists(AlreadyExists { name: product.name }));
-        }
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let created = Product {
-            id,
-            name: product.name,
-            price: product.price,
-            tags: product.tags,
-            attributes: std::collections::HashMap::new(),
-            description: product.sku.map(|sku| format!("SKU {sku}")),
-            created_at: svcgen::Timestamp::from_timestamp(1_700_000_000 + i64::try_from(id).unwrap_or(0), 0)
-                .unwrap_or_default(),
-        };
+        let created = self.insert(product)?;
+        let id = created.id;
         tracing::info!(correlation_id = ctx.correlation_id(), id, "product created");
-        products.insert(id, created.clone());
+        // A thin event, as part of the caller's context: subscribers hydrate it if they need
+        // more. (A real service would write it to an outbox in the same transaction.)
+        if let Err(status) = self.events.product_created().publish(ctx, &ProductCreated { id }).await {
+            tracing::warn!(correlation_id = ctx.correlation_id(), id, %status, "product_created not published");
+        }
         Ok(created)
     }
 
@@ -273,12 +294,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("127.0.0.1:0", "127.0.0.1:0")
     };
 
-    // One catalogue, served over every binding at once.
+    // One catalogue, served over every binding at once; its events on the broker.
+    let events = CatalogEvents::shared(broker.clone());
     let host = svcgen::Host::new()
         .rest(rest_addr)
         .rpc(rpc_addr)
         .queue(broker.clone())
-        .service(CatalogServer::new(Shop::default()))
+        .service(CatalogServer::new(Shop::new(events.clone())))
         .bind()
         .await?;
     let (Some(rest_at), Some(rpc_at)) = (host.rest_addr(), host.rpc_addr()) else {
@@ -288,6 +310,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rpc_at = rpc_at.to_string();
     // Where to reach it (a closed stdout is no reason to stop serving).
     let _ = writeln!(std::io::stdout(), "REST: {rest_url}\nRPC: {rpc_at}\nQueue: {broker:?}");
+
+    let indexed = Indexed::default();
+    let _indexer = index_new_products(&events, CatalogClient::rpc(&rpc_at), &indexed).await?;
 
     if serve {
         host.serve_until(async { tokio::signal::ctrl_c().await.unwrap_or(()) }).await?;
@@ -303,9 +328,59 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tour(&CatalogClient::rpc(&rpc_at), " (rpc)").await?;
     println!("\n== Catalog over the queue ==");
     tour(&CatalogClient::queue(broker), " (queue)").await?;
+
+    // Two products were created on each binding: six events, each hydrated over RPC.
+    println!("\n== Events: product_created, hydrated over RPC by the search-indexer group ==");
+    let started = std::time::Instant::now();
+    while indexed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len() < 6 {
+        if started.elapsed() > Duration::from_secs(20) {
+            return Err("the product_created events were not all hydrated within 20 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let indexed = std::mem::take(&mut *indexed.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    for (id, name) in &indexed {
+        match name {
+            Some(name) => println!("product_created  -> #{id} hydrated: {name}"),
+            None => println!("product_created  -> #{id} deleted before it was hydrated"),
+        }
+    }
+    println!("product_created  -> {} events hydrated", indexed.len());
     let _ = stop.send(());
     serving.await??;
     Ok(())
+}
+
+/// What the search indexer has seen: product id → name (`None`: deleted before it was hydrated).
+type Indexed = Arc<Mutex<BTreeMap<u64, Option<String>>>>;
+
+/// Joins the `search-indexer` group on `product_created`: each thin event is hydrated into the
+/// full `Product` by calling `get_product` through `client`, with the event's correlation id.
+async fn index_new_products(
+    events: &CatalogEvents,
+    client: CatalogClient,
+    indexed: &Indexed,
+) -> Result<svcgen::queue::events::Subscription, Status> {
+    let indexed = indexed.clone();
+    events
+        .product_created()
+        .group("search-indexer")
+        .start(move |event: svcgen::queue::events::Event<ProductCreated>| {
+            let (client, indexed) = (client.clone(), indexed.clone());
+            async move {
+                let name = match event.hydrate(&client).await {
+                    Ok(product) => Some(product.name),
+                    // Deleted since: nothing to index (the event is acknowledged).
+                    Err(GetProductError::NotFound(_)) => None,
+                    // Anything else is retried, then dead-lettered.
+                    Err(GetProductError::Status(status)) => return Err(status),
+                };
+                let mut indexed = indexed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                indexed.insert(event.data.id, name);
+                Ok(())
+            }
+        })
+        .await
 }
 
 /// The broker the queue binding uses: `memory` (the default), `nats`, `amqp`, or a URL.

@@ -1,5 +1,6 @@
 //! The example's tour with its queue binding on the real brokers (NATS and `RabbitMQ` on
-//! 127.0.0.1, started by `.ci/run` when they are down): every method works through each.
+//! 127.0.0.1, started by `.ci/run` when they are down): every method works through each, and
+//! the `product_created` events travel through each to the indexer that hydrates them.
 
 use std::process::Command;
 
@@ -19,6 +20,10 @@ fn tour_on(broker: &str) {
     ] {
         assert!(queue.contains(line), "missing `{line}` in the queue tour on {broker}:\n{queue}");
     }
+    // The six product_created events went through the broker and were hydrated over RPC.
+    let events = stdout.split("== Events:").nth(1).expect("an events section");
+    assert!(events.contains("product_created  -> #5 hydrated: Fountain pen (queue)"), "{events}");
+    assert!(events.contains("product_created  -> 6 events hydrated"), "{events}");
 }
 
 #[test]

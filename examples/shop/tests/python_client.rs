@@ -49,4 +49,9 @@ fn the_tour_calls_every_method_over_every_binding() {
         );
         assert!(section.contains("NotFound { id: 999 } (typed)"), "{section}");
     }
+    // Each created product was announced, and the indexer hydrated each event over RPC.
+    let events = stdout.split("== Events:").nth(1).unwrap_or_else(|| panic!("no events section:\n{stdout}"));
+    for line in ["#1 hydrated: Fountain pen", "#4 hydrated: Ink (rpc)", "6 events hydrated"] {
+        assert!(events.contains(line), "missing `{line}`:\n{events}");
+    }
 }

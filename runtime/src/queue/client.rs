@@ -280,12 +280,15 @@ impl QueueClient {
         ctx: &Context,
         request: &Req,
     ) -> Result<Message, Status> {
-        let (tx, rx) = oneshot::channel();
-        let forget = self.start(method, ctx, request, Slot::Unary(tx)).await?;
-        let wait = self.timeout(ctx);
-        let reply = tokio::time::timeout(wait, rx).await.map_err(|_| deadline(wait))?;
-        drop(forget);
-        reply.map_err(|_| Status::unavailable("the connection to the broker was lost during the call"))?
+        let call = async {
+            let (tx, rx) = oneshot::channel();
+            let forget = self.start(method, ctx, request, Slot::Unary(tx)).await?;
+            let wait = self.timeout(ctx);
+            let reply = tokio::time::timeout(wait, rx).await.map_err(|_| deadline(wait))?;
+            drop(forget);
+            reply.map_err(|_| Status::unavailable("the connection to the broker was lost during the call"))?
+        };
+        tracing::Instrument::instrument(call, client_span(method, ctx)).await
     }
 
     /// Calls a method that returns one value.
@@ -326,7 +329,11 @@ impl QueueClient {
         request: &Req,
     ) -> Result<Streaming<Item>, Status> {
         let (tx, mut items) = mpsc::channel(STREAM_BUFFER);
-        let forget = self.start(method, ctx, request, Slot::Stream(tx)).await?;
+        let forget = tracing::Instrument::instrument(
+            self.start(method, ctx, request, Slot::Stream(tx)),
+            client_span(method, ctx),
+        )
+        .await?;
         // The first message tells a failed call from a stream (an empty stream just ends).
         let wait = self.timeout(ctx);
         let first = tokio::time::timeout(wait, items.recv()).await.map_err(|_| deadline(wait))?;
@@ -355,6 +362,17 @@ impl QueueClient {
         });
         Ok(Box::pin(stream))
     }
+}
+
+/// The span of a call on the caller's side: its log lines carry the correlation id and trace.
+fn client_span(method: &MethodDescriptor, ctx: &Context) -> tracing::Span {
+    tracing::debug_span!(
+        "svcgen.client",
+        binding = "queue",
+        method = method.name,
+        correlation_id = ctx.correlation_id(),
+        trace_id = ctx.trace_id(),
+    )
 }
 
 fn decode<T: DeserializeOwned>(message: &Message, what: &str) -> Result<T, Status> {

@@ -12,6 +12,7 @@
 //! "Events", has the wire format and what each broker does.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -22,8 +23,10 @@ use serde::de::DeserializeOwned;
 
 use super::{Broker, ConsumerSpec, Delivery, Message, codec_of, content_type, header};
 use crate::context::Context;
+use crate::descriptor::EventDescriptor;
 use crate::dispatch::Codec;
 use crate::status::Status;
+use crate::validate::{Validate, validate};
 
 /// The `CloudEvents` attributes as headers (binary mode). `RabbitMQ` carries them as
 /// `cloudEvents_{attribute}` application properties; the broker maps them.
@@ -97,6 +100,13 @@ impl<B: Broker> EventPublisher<B> {
     ) -> Result<(), Status> {
         let source = self.source.clone().unwrap_or_else(|| source_of(subject).to_owned());
         let message = event_message(subject, id, &source, self.codec, ctx, data)?;
+        tracing::debug!(
+            %subject,
+            %id,
+            correlation_id = ctx.correlation_id(),
+            trace_id = ctx.trace_id(),
+            "publishing an event"
+        );
         self.broker.publish_durable(message).await
     }
 }
@@ -158,6 +168,130 @@ pub struct Event<T> {
     pub data: T,
 }
 
+impl<T> Event<T> {
+    /// Hydrates a thin event: calls the method its `@hydrate` names on `service` (a generated
+    /// client over any binding, or a local implementation) with the event's fields, as part
+    /// of the event's context (its correlation id and trace).
+    ///
+    /// # Errors
+    /// The method's errors.
+    pub async fn hydrate<S: ?Sized>(&self, service: &S) -> Result<T::Output, T::Error>
+    where
+        T: Hydrate<S>,
+    {
+        self.data.hydrate(&self.context, service).await
+    }
+}
+
+/// The data of an event a `.svc` declares: the generated struct of each `event`.
+pub trait EventData: Serialize + DeserializeOwned + Validate + Send + Sync + 'static {
+    /// Which event it is: its service, name and subject.
+    const DESCRIPTOR: &'static EventDescriptor;
+}
+
+/// A thin event that a method of its service expands (`@hydrate(method)`), generated for
+/// every service `S` implementing that service's trait.
+pub trait Hydrate<S: ?Sized> {
+    /// The method's reply.
+    type Output;
+    /// The method's error.
+    type Error;
+    /// Calls the method on `service` with this event's fields, as part of `ctx`.
+    fn hydrate(
+        &self,
+        ctx: &Context,
+        service: &S,
+    ) -> impl Future<Output = Result<Self::Output, Self::Error>> + Send;
+}
+
+/// The events of one declared type on a broker: publish them, or subscribe to them. Made by
+/// the generated `{Service}Events` (`events.product_created()`), or [`Topic::new`].
+pub struct Topic<T> {
+    publisher: EventPublisher<Arc<dyn Broker>>,
+    _data: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Topic<T> {
+    fn clone(&self) -> Self {
+        Self { publisher: self.publisher.clone(), _data: std::marker::PhantomData }
+    }
+}
+
+impl<T> fmt::Debug for Topic<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Topic").field("publisher", &self.publisher).finish()
+    }
+}
+
+impl<T: EventData> Topic<T> {
+    /// The events of type `T` on `broker`, published as JSON with the subject's prefix as
+    /// their source.
+    #[must_use]
+    pub fn new(broker: Arc<dyn Broker>) -> Self {
+        Self { publisher: EventPublisher::new(broker), _data: std::marker::PhantomData }
+    }
+
+    /// Events' `source` attribute is `source` (default: the subject's prefix, the package
+    /// and service).
+    #[must_use]
+    pub fn source(mut self, source: &str) -> Self {
+        self.publisher = self.publisher.source(source);
+        self
+    }
+
+    /// Events' data in `codec` (default JSON).
+    #[must_use]
+    pub fn codec(mut self, codec: Codec) -> Self {
+        self.publisher = self.publisher.codec(codec);
+        self
+    }
+
+    /// The subject, also the events' type: `shop.catalog.catalog.product_created`.
+    #[must_use]
+    pub fn subject(&self) -> &'static str {
+        T::DESCRIPTOR.subject
+    }
+
+    /// Publishes `data` as a new event, as part of `ctx` (its correlation id and trace), and
+    /// returns its id once the broker has it.
+    ///
+    /// # Errors
+    /// `invalid_argument` naming every field that breaks a constraint (nothing is published);
+    /// `unavailable` when the broker did not take it.
+    pub async fn publish(&self, ctx: &Context, data: &T) -> Result<String, Status> {
+        validate(data)?;
+        self.publisher.publish(T::DESCRIPTOR.subject, ctx, data).await
+    }
+
+    /// Publishes `data` as the event `id`: publishing it again (a retry after a failure) is a
+    /// duplicate that subscribers drop.
+    ///
+    /// # Errors
+    /// As [`Self::publish`].
+    pub async fn publish_with_id(&self, id: &str, ctx: &Context, data: &T) -> Result<(), Status> {
+        validate(data)?;
+        self.publisher.publish_with_id(T::DESCRIPTOR.subject, id, ctx, data).await
+    }
+
+    /// A member of `group`: each event goes to one member of the group, and events wait (in
+    /// the broker) while the group has no member running. Events whose data breaks a
+    /// constraint are dead-lettered.
+    #[must_use]
+    pub fn group(&self, group: &str) -> Subscriber<Arc<dyn Broker>, T> {
+        self.checked(ConsumerSpec::group(T::DESCRIPTOR.subject, group))
+    }
+
+    /// Alone: every event published while it runs.
+    #[must_use]
+    pub fn alone(&self) -> Subscriber<Arc<dyn Broker>, T> {
+        self.checked(ConsumerSpec::alone(T::DESCRIPTOR.subject))
+    }
+
+    fn checked(&self, spec: ConsumerSpec) -> Subscriber<Arc<dyn Broker>, T> {
+        Subscriber { check: |data| validate(data), ..Subscriber::new(self.publisher.broker.clone(), spec) }
+    }
+}
+
 /// How a failed event is retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -184,9 +318,8 @@ impl RetryPolicy {
     }
 }
 
-/// Handles the events of one subject: a member of a group, or alone.
-#[derive(Debug)]
-pub struct Subscriber<B> {
+/// Handles the events of one subject, their data a `T`: a member of a group, or alone.
+pub struct Subscriber<B, T> {
     broker: B,
     spec: ConsumerSpec,
     event_type: String,
@@ -194,9 +327,23 @@ pub struct Subscriber<B> {
     dedupe_window: Duration,
     dedupe_capacity: usize,
     max_in_flight: usize,
+    check: fn(&T) -> Result<(), Status>,
 }
 
-impl<B: Broker> Subscriber<B> {
+impl<B: fmt::Debug, T> fmt::Debug for Subscriber<B, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscriber")
+            .field("broker", &self.broker)
+            .field("spec", &self.spec)
+            .field("retry", &self.retry)
+            .field("dedupe_window", &self.dedupe_window)
+            .field("dedupe_capacity", &self.dedupe_capacity)
+            .field("max_in_flight", &self.max_in_flight)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: Broker, T> Subscriber<B, T> {
     fn new(broker: B, spec: ConsumerSpec) -> Self {
         Self {
             broker,
@@ -206,6 +353,7 @@ impl<B: Broker> Subscriber<B> {
             dedupe_window: Duration::from_secs(600),
             dedupe_capacity: 10_000,
             max_in_flight: 64,
+            check: |_| Ok(()),
         }
     }
 
@@ -252,7 +400,7 @@ impl<B: Broker> Subscriber<B> {
     ///
     /// # Errors
     /// `unavailable` when the broker cannot be reached.
-    pub async fn start<T, H, F>(self, handler: H) -> Result<Subscription, Status>
+    pub async fn start<H, F>(self, handler: H) -> Result<Subscription, Status>
     where
         T: DeserializeOwned + Send + 'static,
         H: Fn(Event<T>) -> F + Send + Sync + 'static,
@@ -261,6 +409,7 @@ impl<B: Broker> Subscriber<B> {
         let mut deliveries = self.broker.consume(self.spec.clone()).await?;
         let shared = Arc::new(Shared {
             handler,
+            check: self.check,
             event_type: self.event_type,
             retry: self.retry,
             dedupe: Mutex::new(Dedupe::new(self.dedupe_window, self.dedupe_capacity)),
@@ -306,6 +455,7 @@ impl Drop for Subscription {
 
 struct Shared<T, H> {
     handler: H,
+    check: fn(&T) -> Result<(), Status>,
     event_type: String,
     retry: RetryPolicy,
     dedupe: Mutex<Dedupe>,
@@ -321,7 +471,11 @@ where
     async fn handle(&self, delivery: Delivery) {
         let correlation_id = delivery.message.header(header::CORRELATION_ID).unwrap_or("").to_owned();
         let subject = delivery.message.subject.clone();
-        let event = match decode::<T>(&delivery.message, &self.event_type, delivery.attempt) {
+        let decoded = decode::<T>(&delivery.message, &self.event_type, delivery.attempt).and_then(|event| {
+            (self.check)(&event.data).map_err(|status| format!("invalid data: {}", status.message()))?;
+            Ok(event)
+        });
+        let event = match decoded {
             Ok(event) => event,
             Err(reason) => {
                 tracing::warn!(%correlation_id, %subject, %reason, "not a valid event: dead-lettered");
@@ -345,7 +499,17 @@ where
             Seen::New => {}
         }
         let attempt = delivery.attempt;
-        let outcome = std::panic::AssertUnwindSafe((self.handler)(event)).catch_unwind().await;
+        // The handler's log lines carry the event's correlation id and trace.
+        let span = tracing::info_span!(
+            "svcgen.event",
+            %subject,
+            %id,
+            attempt,
+            correlation_id = %correlation_id,
+            trace_id = event.context.trace_id(),
+        );
+        let handling = std::panic::AssertUnwindSafe((self.handler)(event)).catch_unwind();
+        let outcome = tracing::Instrument::instrument(handling, span).await;
         let outcome = outcome.unwrap_or_else(|_| Err(Status::internal("the event handler panicked")));
         self.dedupe.lock().unwrap_or_else(PoisonError::into_inner).finish(&id, outcome.is_ok());
         match outcome {

@@ -29,7 +29,7 @@ use std::time::Duration;
 use futures_core::Stream;
 
 pub use client::QueueClient;
-pub use durable::{ConsumerSpec, Deliveries, Delivery, Settle, dead_letter_message};
+pub use durable::{ConsumerSpec, Deliveries, Delivery, Settle, dead_letter_message, dead_letter_subject};
 pub use memory::MemoryBroker;
 pub use server::{ListeningQueueServer, QueueServer};
 

@@ -8,7 +8,7 @@ use tracing::Instrument as _;
 
 use super::{Broker, Message, Messages, QueueConfig, ReplyKind, codec_of, content_type, context_of, header};
 use crate::context::Context;
-use crate::descriptor::MethodKind;
+use crate::descriptor::{MethodKind, ServiceDescriptor};
 use crate::dispatch::{Codec, Dispatch, Payload, Reply, run_call};
 use crate::status::{Code, Status};
 
@@ -112,6 +112,12 @@ impl ListeningQueueServer {
             let limit = limit.clone();
             consumers.spawn(async move {
                 while let Some(message) = messages.next().await {
+                    // The service's own events share its subjects (a JetStream publish is a
+                    // request for the stream's acknowledgement): they are not calls, and an
+                    // answer from here would race the broker's.
+                    if is_event(service.descriptor(), &message.subject) {
+                        continue;
+                    }
                     // The deadline counts from here: time spent waiting for a slot is spent.
                     let ctx = context_of(&message);
                     // Backpressure: at the limit, stop taking requests (they wait in the broker).
@@ -136,6 +142,16 @@ impl ListeningQueueServer {
     }
 }
 
+/// Whether `subject` is one of the events of the service (not a method's).
+fn is_event(descriptor: &ServiceDescriptor, subject: &str) -> bool {
+    method_of(descriptor, subject).is_some_and(|name| descriptor.event(name).is_some())
+}
+
+/// The method name a subject of the service ends with.
+fn method_of<'s>(descriptor: &ServiceDescriptor, subject: &'s str) -> Option<&'s str> {
+    subject.strip_prefix(descriptor.subject).and_then(|rest| rest.strip_prefix('.'))
+}
+
 /// Serves one request.
 async fn handle(
     broker: &dyn Broker,
@@ -144,12 +160,7 @@ async fn handle(
     ctx: Result<Context, (Context, Status)>,
 ) {
     let descriptor = service.descriptor();
-    let method_name = message
-        .subject
-        .strip_prefix(descriptor.subject)
-        .and_then(|rest| rest.strip_prefix('.'))
-        .unwrap_or_default()
-        .to_owned();
+    let method_name = method_of(descriptor, &message.subject).unwrap_or_default().to_owned();
     let replier = Replier {
         broker,
         reply_to: message.reply_to.clone(),
@@ -159,7 +170,7 @@ async fn handle(
         Ok(ctx) => ctx,
         Err((ctx, status)) => return replier.fail(&status, &ctx, Codec::Json).await,
     };
-    let span = tracing::info_span!("svcgen.call", binding = "queue", service = descriptor.name, method = %method_name, correlation_id = ctx.correlation_id());
+    let span = tracing::info_span!("svcgen.call", binding = "queue", service = descriptor.name, method = %method_name, correlation_id = ctx.correlation_id(), trace_id = ctx.trace_id());
     async move {
         if let Some(why) = message.header(header::BODY_ERROR) {
             let status = Status::unavailable(format!("the request's body could not be fetched: {why}"));

@@ -143,6 +143,7 @@ impl RestClient {
             binding = "rest",
             method = method.name,
             correlation_id = ctx.correlation_id(),
+            trace_id = ctx.trace_id(),
         );
         tracing::Instrument::instrument(self.send_in_span(method, ctx, request), span).await
     }

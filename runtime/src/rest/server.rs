@@ -195,6 +195,7 @@ async fn handle(
         service = descriptor.name,
         method = method.name,
         correlation_id = ctx.correlation_id(),
+        trace_id = ctx.trace_id(),
     );
     let correlation_id = ctx.correlation_id().to_owned();
     let response = async {

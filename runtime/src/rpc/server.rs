@@ -349,7 +349,7 @@ async fn handle(
             };
             let payload = Payload::Encoded(Codec::MsgPack, payload);
             let tx = tx.clone();
-            let span = tracing::info_span!("svcgen.call", binding = "rpc", service = %head.service, method = method.name, correlation_id = ctx.correlation_id());
+            let span = tracing::info_span!("svcgen.call", binding = "rpc", service = %head.service, method = method.name, correlation_id = ctx.correlation_id(), trace_id = ctx.trace_id());
             if method.kind == MethodKind::Oneway {
                 // Checked and acknowledged now, worked on in the background.
                 if let Err(status) = service.check(method.name, &payload) {
