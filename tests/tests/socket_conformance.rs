@@ -440,3 +440,66 @@ async fn a_silent_peer_is_dropped() {
     .expect("the server dropped the silent peer");
     assert!(gone && started.elapsed() >= Duration::from_millis(300));
 }
+
+#[tokio::test]
+async fn a_peer_that_sends_but_never_reads_is_dropped() {
+    let config =
+        SocketConfig { send_buffer: 4, keepalive: Duration::from_millis(200), ..SocketConfig::default() };
+    let (url, _server) = serve(config).await;
+    let socket = raw(&url).await;
+    let (mut sink, mut stream) = socket.split();
+    // Garbage, each answered with a parse error this client never reads: the answers fill the
+    // TCP buffers, then the send buffer; the server stops waiting and drops the connection.
+    let flood = tokio::spawn(async move {
+        let garbage = format!("{{{}", "x".repeat(4000));
+        for _ in 0..100_000 {
+            if sink.send(Message::Text(garbage.clone().into())).await.is_err() {
+                return true;
+            }
+        }
+        false
+    });
+    let cut = tokio::time::timeout(Duration::from_secs(30), flood)
+        .await
+        .expect("the server dropped the connection within 30 s")
+        .expect("not panicked");
+    assert!(cut, "100 000 messages were taken without being read");
+    // What was buffered can still be read; then the connection is gone.
+    let mut answers = 0u32;
+    while let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::from_secs(5), stream.next()).await {
+        answers += 1;
+    }
+    assert!(answers < 100_000, "{answers}");
+    // Others are served.
+    let client = ConformanceClient::socket(&url).expect("a ws URL");
+    assert_eq!(client.slow(1).await.expect("served"), 1);
+}
+
+#[tokio::test]
+async fn under_drop_oldest_a_slow_reader_loses_items_not_the_end() {
+    let config = SocketConfig {
+        send_buffer: 8,
+        slow_receiver: SlowReceiver::DropOldestNotifications,
+        ..SocketConfig::default()
+    };
+    let (url, _server) = serve(config).await;
+    let mut socket = raw(&url).await;
+    send(&mut socket, &request(json!(1), "count", json!({"up_to": 300_000}))).await;
+    let sub = next_json(&mut socket).await["result"]["subscription"].clone();
+    // Not reading for a while: the producer runs ahead, dropping what does not fit.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut last = 0u64;
+    let mut items = 0u64;
+    loop {
+        let message = next_json(&mut socket).await;
+        assert_eq!(message["params"]["subscription"], sub);
+        if message["method"] == "svcgen.stream.end" {
+            break;
+        }
+        let item = message["params"]["item"].as_u64().expect("an item");
+        assert!(item > last, "in order: {item} after {last}");
+        (last, items) = (item, items + 1);
+    }
+    assert!(items < 300_000, "some items were dropped: {items} arrived");
+    assert_eq!(last, 300_000, "the newest item is never the one dropped");
+}

@@ -351,7 +351,16 @@ async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
                 match message {
                     None | Some(Ok(Message::Close(_))) => break Exit::Gone,
                     Some(Err(error)) => break exit_of(&error, config.max_message),
-                    Some(Ok(Message::Text(text))) => handle_text(&conn, text.as_str()).await,
+                    Some(Ok(Message::Text(text))) => {
+                        // An answer waits for room in the send buffer; a peer that has not read
+                        // for three keepalive periods while it keeps sending is gone.
+                        let patience = config.keepalive * 3;
+                        let answered = tokio::time::timeout(patience, handle_text(&conn, text.as_str()));
+                        if answered.await.is_err() {
+                            tracing::debug!("closing a socket connection that sends but does not read");
+                            break Exit::Kill;
+                        }
+                    }
                     Some(Ok(Message::Binary(_))) => break Exit::Close(
                         close_code::UNSUPPORTED_DATA,
                         format!("binary frames are not accepted: `{SUBPROTOCOL}` is JSON text"),
