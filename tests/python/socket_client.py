@@ -1,15 +1,20 @@
 """A client we did not write: Python's `websockets` speaking JSON-RPC 2.0 to the socket binding.
 
 Run by `tests/tests/socket_python.rs` against a real server: `python3 socket_client.py ws://host:port/ws`.
-It uses nothing of svcgen's, only what `docs/protocol.md` ("Socket binding") says.
-Exits 0 and prints `ok` when every exchange is as documented.
+It uses nothing of svcgen's, only what `docs/protocol.md` ("Socket binding") says. The server
+publishes `conformance.conformance.changed` events all along; they are pushed once subscribed.
+Exits 0 and prints `ok` when every exchange is as documented, 2 when `websockets` is missing.
 """
 
 import asyncio
 import json
 import sys
 
-import websockets
+try:
+    import websockets
+except ImportError:
+    print("the `websockets` package is missing: python3 -m pip install websockets", file=sys.stderr)
+    sys.exit(2)
 
 SERVICE = "conformance.Conformance"
 
@@ -76,6 +81,26 @@ async def main(url):
         assert reply["error"]["code"] == -32700 and reply["id"] is None, reply
         reply = await call(ws, 7, "slow", {"millis": 2})
         assert reply["result"] == 2, reply
+
+        # Pushed events: subscribe, receive one (a CloudEvents JSON event), cancel.
+        await ws.send(json.dumps({"jsonrpc": "2.0", "id": 8, "method": "svcgen.subscribe",
+                                  "params": {"event": "conformance.conformance.changed"}}))
+        reply = json.loads(await ws.recv())
+        subscription = reply["result"]["subscription"]
+        message = json.loads(await ws.recv())
+        assert message["method"] == "svcgen.event", message
+        assert message["params"]["subscription"] == subscription, message
+        event = message["params"]["event"]
+        assert event["specversion"] == "1.0" and event["type"] == "conformance.conformance.changed", event
+        assert event["data"]["name"] == "pen" and event["id"], event
+        await ws.send(json.dumps({"jsonrpc": "2.0", "id": 9, "method": "svcgen.cancel",
+                                  "params": {"subscription": subscription}}))
+        while True:  # events already on their way may come first
+            message = json.loads(await ws.recv())
+            if message.get("id") == 9:
+                assert message["result"] is True, message
+                break
+            assert message["method"] == "svcgen.event", message
     print("ok")
 
 

@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use super::wire::{self, CANCEL, STREAM_END, STREAM_ERROR, STREAM_ITEM};
+use super::wire::{self, CANCEL, EVENT, STREAM_END, STREAM_ERROR, STREAM_ITEM, SUBSCRIBE};
 use super::{SUBPROTOCOL, SocketConfig};
 use crate::context::Context;
 use crate::descriptor::MethodDescriptor;
@@ -101,8 +101,9 @@ impl Conn {
             let params = message.get("params").cloned().unwrap_or(Value::Null);
             let sub = params.get("subscription").and_then(Value::as_str).unwrap_or_default();
             match method.as_str() {
-                STREAM_ITEM => {
-                    let item = params.get("item").cloned().unwrap_or(Value::Null);
+                STREAM_ITEM | EVENT => {
+                    let member = if method == EVENT { "event" } else { "item" };
+                    let item = params.get(member).cloned().unwrap_or(Value::Null);
                     let mut calls = self.calls();
                     match calls.streams.get(sub) {
                         Some((items, cut)) => {
@@ -219,6 +220,44 @@ impl Drop for CancelOnDrop {
     }
 }
 
+/// An event pushed by the server: a `CloudEvents` event (JSON format).
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+pub struct SocketEvent {
+    /// Its id, unique per source.
+    pub id: String,
+    /// Where it happened (`shop.catalog.catalog`).
+    #[serde(default)]
+    pub source: String,
+    /// What happened: the subject (`shop.catalog.catalog.price_changed`).
+    #[serde(rename = "type", default)]
+    pub event_type: String,
+    /// When it was published (RFC 3339).
+    #[serde(default)]
+    pub time: Option<String>,
+    /// The correlation id of the exchange that published it.
+    #[serde(rename = "correlationid", default)]
+    pub correlation_id: Option<String>,
+    /// The W3C trace context it was published under.
+    #[serde(default)]
+    pub traceparent: Option<String>,
+    /// The event's fields.
+    #[serde(default)]
+    pub data: Value,
+}
+
+/// The events of a subscription ([`SocketClient::subscribe`]).
+pub type EventStream =
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<SocketEvent, Status>> + Send>>;
+
+/// A subscription that subscribes again after the connection dropped.
+struct Resubscribe {
+    client: SocketClient,
+    subject: String,
+    current: Option<Streaming<SocketEvent>>,
+    /// Attempts that failed in a row.
+    failures: u32,
+}
+
 /// A request's `params`: the arguments by name, and `_meta`.
 #[derive(Serialize)]
 struct Params<'a, P> {
@@ -300,7 +339,7 @@ impl SocketClient {
         request: &Req,
     ) -> Result<Value, Status> {
         let (reply_tx, reply_rx) = oneshot::channel();
-        let (conn, n) = self.start(method, ctx, request, Pending::Unary(reply_tx)).await?;
+        let (conn, n) = self.start(wire::method_name(method), ctx, request, Pending::Unary(reply_tx)).await?;
         let mut guard = CancelOnDrop { conn, target: Target::Call(n), armed: true };
         let reply = match ctx.remaining() {
             Some(left) => tokio::time::timeout(left, reply_rx).await.map_err(|_| deadline())?,
@@ -317,6 +356,65 @@ impl SocketClient {
     pub async fn stream<Req: Serialize, Item: DeserializeOwned + Send + 'static>(
         &self,
         method: &MethodDescriptor,
+        ctx: &Context,
+        request: &Req,
+    ) -> Result<Streaming<Item>, Status> {
+        self.subscription(wire::method_name(method), ctx, request).await
+    }
+
+    /// Subscribes to the event published on `subject` (`shop.catalog.catalog.price_changed`)
+    /// that the server pushes (`SocketServer::events`): every event published while the
+    /// subscription exists, as a stream. When the connection drops, the stream reconnects and
+    /// subscribes again with jittered backoff (events published in between are missed); it
+    /// ends when dropped, or with an error the server sent.
+    ///
+    /// # Errors
+    /// The subscription's status: `unimplemented` when the server pushes no such event,
+    /// `unavailable` when it cannot be reached.
+    pub async fn subscribe(&self, subject: &str) -> Result<EventStream, Status> {
+        let first = self.subscribe_once(subject).await?;
+        let state = Resubscribe {
+            client: self.clone(),
+            subject: subject.to_owned(),
+            current: Some(first),
+            failures: 0,
+        };
+        Ok(Box::pin(futures_util::stream::unfold(Some(state), |state| async move {
+            let mut state = state?;
+            loop {
+                if let Some(current) = state.current.as_mut() {
+                    match current.next().await {
+                        Some(Ok(event)) => return Some((Ok(event), Some(state))),
+                        Some(Err(status)) if status.code() == Code::Unavailable => state.current = None,
+                        Some(Err(status)) => return Some((Err(status), None)),
+                        None => return None,
+                    }
+                } else {
+                    tokio::time::sleep(backoff(state.failures, state.client.inner.config.max_backoff)).await;
+                    match state.client.subscribe_once(&state.subject).await {
+                        Ok(stream) => (state.current, state.failures) = (Some(stream), 0),
+                        Err(status) if status.code() == Code::Unavailable => {
+                            state.failures = state.failures.saturating_add(1);
+                        }
+                        Err(status) => return Some((Err(status), None)),
+                    }
+                }
+            }
+        })))
+    }
+
+    async fn subscribe_once(&self, subject: &str) -> Result<Streaming<SocketEvent>, Status> {
+        #[derive(Serialize)]
+        struct Subscribe<'a> {
+            event: &'a str,
+        }
+        self.subscription(SUBSCRIBE.to_owned(), &Context::new(), &Subscribe { event: subject }).await
+    }
+
+    /// Starts a subscription (a server stream or an event) and reads its notifications.
+    async fn subscription<Req: Serialize, Item: DeserializeOwned + Send + 'static>(
+        &self,
+        method: String,
         ctx: &Context,
         request: &Req,
     ) -> Result<Streaming<Item>, Status> {
@@ -368,7 +466,7 @@ impl SocketClient {
     /// Registers a call and sends its request.
     async fn start<Req: Serialize>(
         &self,
-        method: &MethodDescriptor,
+        method: String,
         ctx: &Context,
         request: &Req,
         pending: Pending,
@@ -381,7 +479,7 @@ impl SocketClient {
         let request = Request {
             jsonrpc: "2.0",
             id: n,
-            method: wire::method_name(method),
+            method,
             params: Params { args: request, meta: wire::meta_of(ctx) },
         };
         let text = serde_json::to_string(&request)

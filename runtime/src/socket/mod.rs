@@ -15,7 +15,7 @@ pub mod wire;
 
 use std::time::Duration;
 
-pub use client::SocketClient;
+pub use client::{EventStream, SocketClient, SocketEvent};
 pub(crate) use server::serve_router;
 pub use server::{SocketServer, SocketShutdown};
 

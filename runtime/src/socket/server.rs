@@ -14,11 +14,12 @@ use tokio::sync::{Notify, Semaphore, oneshot, watch};
 use tracing::Instrument as _;
 
 use super::outbox::{Kind, Out, Outbox};
-use super::wire::{self, CANCEL, INVALID_REQUEST, META, PARSE_ERROR};
+use super::wire::{self, CANCEL, INVALID_REQUEST, META, PARSE_ERROR, SUBSCRIBE};
 use super::{SUBPROTOCOL, SocketConfig, close_code};
 use crate::context::Context;
 use crate::descriptor::{MethodDescriptor, MethodKind};
 use crate::dispatch::{Codec, Dispatch, Payload, Reply, run_call};
+use crate::queue::{Broker, ConsumerSpec};
 use crate::status::{Code, Status};
 
 type Services = Arc<HashMap<String, Arc<dyn Dispatch>>>;
@@ -35,6 +36,7 @@ type Services = Arc<HashMap<String, Arc<dyn Dispatch>>>;
 pub struct SocketServer {
     services: HashMap<String, Arc<dyn Dispatch>>,
     config: SocketConfig,
+    events: Option<Arc<dyn Broker>>,
 }
 
 impl std::fmt::Debug for SocketServer {
@@ -42,6 +44,7 @@ impl std::fmt::Debug for SocketServer {
         f.debug_struct("SocketServer")
             .field("services", &self.services.keys())
             .field("config", &self.config)
+            .field("events", &self.events)
             .finish()
     }
 }
@@ -50,6 +53,7 @@ impl std::fmt::Debug for SocketServer {
 struct Shared {
     services: Services,
     config: SocketConfig,
+    events: Option<Arc<dyn Broker>>,
     stop: watch::Receiver<bool>,
     live: Arc<Live>,
 }
@@ -127,6 +131,17 @@ impl SocketServer {
         self
     }
 
+    /// Pushes the events published on `broker` to the connections that subscribe to them
+    /// (`svcgen.subscribe`): for each subscription the server consumes the event's subject
+    /// alone (every event published while it exists) and forwards each event as a
+    /// `svcgen.event` notification. Only events of the services served here can be subscribed
+    /// to (`{package}.{service}.{event}`).
+    #[must_use]
+    pub fn events(mut self, broker: impl Broker) -> Self {
+        self.events = Some(Arc::new(broker));
+        self
+    }
+
     /// Limits, timings, the slow-receiver policy and the path.
     #[must_use]
     pub fn config(mut self, config: SocketConfig) -> Self {
@@ -143,6 +158,7 @@ impl SocketServer {
         let shared = Arc::new(Shared {
             services: Arc::new(self.services.clone()),
             config: self.config.clone(),
+            events: self.events.clone(),
             stop: stop_rx,
             live: live.clone(),
         });
@@ -272,6 +288,7 @@ impl Registry {
 struct Conn {
     services: Services,
     config: SocketConfig,
+    events: Option<Arc<dyn Broker>>,
     outbox: Arc<Outbox>,
     registry: Arc<Mutex<Registry>>,
     slots: Arc<Semaphore>,
@@ -324,6 +341,7 @@ async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
     let conn = Arc::new(Conn {
         services: shared.services.clone(),
         config: config.clone(),
+        events: shared.events.clone(),
         outbox: outbox.clone(),
         registry: Arc::default(),
         slots: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
@@ -576,6 +594,17 @@ fn start(conn: &Arc<Conn>, mut object: Map<String, Value>, in_batch: bool) -> St
         let found = cancel(conn, &params);
         return Started::Now(id.map(|id| wire::result_text(&id, if found { b"true" } else { b"false" })));
     }
+    if method == SUBSCRIBE {
+        let Some(id) = id else { return Started::Now(None) };
+        if in_batch {
+            let status = Status::invalid_argument("a subscription cannot be part of a batch");
+            return Started::Now(Some(wire::error_text(
+                &id,
+                wire::error_object(&status, Some(ctx.correlation_id())),
+            )));
+        }
+        return subscribe(conn, id, &params, ctx);
+    }
     let Some((service, method_descriptor)) = find(&conn.services, &method) else {
         let status = Status::unimplemented(format!("no method `{method}` here"));
         return answer(&status, Some(&ctx));
@@ -731,5 +760,116 @@ impl Call {
 
     fn unregister(&self) {
         self.conn.registry().remove(self.n);
+    }
+}
+
+/// `svcgen.subscribe`: starts pushing an event's occurrences to this connection.
+fn subscribe(conn: &Arc<Conn>, id: Value, params: &Map<String, Value>, ctx: Context) -> Started {
+    let refuse = |status: &Status| {
+        Started::Now(Some(wire::error_text(&id, wire::error_object(status, Some(ctx.correlation_id())))))
+    };
+    let Some(Value::String(event)) = params.get("event") else {
+        return refuse(&Status::invalid_fields(vec![crate::status::Violation {
+            field: "event".to_owned(),
+            message: "must be the event's subject, `package.service.event`".to_owned(),
+        }]));
+    };
+    let Some(broker) = conn.events.clone() else {
+        return refuse(&Status::unimplemented("this server pushes no events"));
+    };
+    // Events of the services served here only: `{service subject}.{event}`.
+    let served = event.rsplit_once('.').is_some_and(|(prefix, name)| {
+        !name.is_empty() && conn.services.values().any(|s| s.descriptor().subject == prefix)
+    });
+    if !served {
+        return refuse(&Status::unimplemented(format!("no event `{event}` here")));
+    }
+    let Ok(slot) = conn.slots.clone().try_acquire_owned() else {
+        return refuse(&Status::new(
+            Code::ResourceExhausted,
+            format!("more than {} calls and subscriptions on this connection", conn.config.max_in_flight),
+        ));
+    };
+    let n = conn.next.fetch_add(1, Ordering::Relaxed);
+    let sub = format!("e{n}");
+    let id_key = id.to_string();
+    let call = Call { conn: conn.clone(), n, id, sub: Some(sub.clone()) };
+    let subject = event.clone();
+    let span = tracing::info_span!("svcgen.subscription", binding = "socket", subject = %subject);
+    let mut registry = conn.registry();
+    let task = tokio::spawn(
+        async move {
+            call.push_events(broker, &subject, &ctx).await;
+            drop(slot);
+        }
+        .instrument(span),
+    );
+    registry.ids.insert(id_key.clone(), n);
+    registry.subs.insert(sub.clone(), n);
+    registry.tasks.insert(n, Task { handle: task.abort_handle(), id: Some(id_key), sub: Some(sub) });
+    Started::Now(None)
+}
+
+/// An event message as a `CloudEvents` JSON event (structured mode); `None` if its data cannot
+/// be read.
+fn cloud_event(message: &crate::queue::Message) -> Option<String> {
+    use crate::queue::events::ce;
+    let data: Value = match message.header(crate::queue::header::CONTENT_TYPE) {
+        None | Some("application/json") => serde_json::from_slice(&message.body).ok()?,
+        Some("application/msgpack") => rmp_serde::from_slice(&message.body).ok()?,
+        Some(_) => return None,
+    };
+    let mut event = Map::new();
+    event.insert("specversion".into(), ce::VERSION.into());
+    for (name, header) in [("id", ce::ID), ("source", ce::SOURCE), ("type", ce::TYPE), ("time", ce::TIME)] {
+        if let Some(value) = message.header(header) {
+            event.insert(name.into(), value.into());
+        }
+    }
+    event.insert("datacontenttype".into(), "application/json".into());
+    if let Some(tp) = message.header(ce::TRACEPARENT) {
+        event.insert("traceparent".into(), tp.into());
+    }
+    if let Some(id) = message.header(crate::queue::header::CORRELATION_ID) {
+        event.insert("correlationid".into(), id.into());
+    }
+    event.insert("data".into(), data);
+    Some(Value::Object(event).to_string())
+}
+
+impl Call {
+    /// Consumes `subject` and forwards its events until cancelled or the connection ends.
+    async fn push_events(self, broker: Arc<dyn Broker>, subject: &str, ctx: &Context) {
+        let mut deliveries = match broker.consume(ConsumerSpec::alone(subject)).await {
+            Ok(deliveries) => deliveries,
+            Err(status) => {
+                let error = wire::error_object(&status, Some(ctx.correlation_id()));
+                let _ = self.conn.outbox.push(wire::error_text(&self.id, error), Kind::Response).await;
+                return self.unregister();
+            }
+        };
+        let Some(sub) = self.sub.clone() else { return self.unregister() };
+        let started = serde_json::json!({ "subscription": sub }).to_string();
+        self.conn.registry().release_id(self.n);
+        let outbox = &self.conn.outbox;
+        if outbox.push(wire::result_text(&self.id, started.as_bytes()), Kind::Response).await.is_err() {
+            return self.unregister();
+        }
+        while let Some(delivery) = deliveries.next().await {
+            let Some(event) = cloud_event(&delivery.message) else {
+                tracing::warn!(subject, "an event that is not readable was not pushed");
+                let _ = delivery.ack().await;
+                continue;
+            };
+            if outbox.push(wire::event_text(&sub, &event), Kind::Notification).await.is_err() {
+                return self.unregister();
+            }
+            let _ = delivery.ack().await;
+        }
+        let status = Status::unavailable("the event broker is gone");
+        let error = wire::error_object(&status, Some(ctx.correlation_id()));
+        let params = serde_json::json!({ "subscription": sub, "error": error });
+        let _ = outbox.push(wire::notification_text(wire::STREAM_ERROR, params), Kind::Response).await;
+        self.unregister();
     }
 }

@@ -15,6 +15,11 @@ pub const META: &str = "_meta";
 pub const CANCEL: &str = "svcgen.cancel";
 /// A notification carrying one item of a subscription: `{"subscription", "item"}`.
 pub const STREAM_ITEM: &str = "svcgen.stream.item";
+/// Subscribes to an event (`{"event": "shop.catalog.catalog.price_changed"}`): a subscription.
+pub const SUBSCRIBE: &str = "svcgen.subscribe";
+/// A notification carrying one event of a subscription: `{"subscription", "event"}`, the event
+/// in the `CloudEvents` JSON format.
+pub const EVENT: &str = "svcgen.event";
 /// A notification ending a subscription normally: `{"subscription"}`.
 pub const STREAM_END: &str = "svcgen.stream.end";
 /// A notification ending a subscription with an error: `{"subscription", "error"}`.
@@ -170,6 +175,23 @@ pub fn notification_text(method: &str, params: Value) -> String {
     message.insert("method".into(), method.into());
     message.insert("params".into(), params);
     Value::Object(message).to_string()
+}
+
+/// A `svcgen.event` notification (the event already encoded JSON).
+#[must_use]
+pub fn event_text(subscription: &str, event: &str) -> String {
+    let sub = Value::from(subscription).to_string();
+    let mut out = String::with_capacity(80 + sub.len() + event.len());
+    for part in [
+        r#"{"jsonrpc":"2.0","method":"svcgen.event","params":{"subscription":"#,
+        &sub,
+        r#","event":"#,
+        event,
+        "}}",
+    ] {
+        out.push_str(part);
+    }
+    out
 }
 
 /// The Context `_meta` describes (every member optional; missing or invalid ids are made fresh).
