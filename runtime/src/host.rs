@@ -63,7 +63,8 @@ impl Host {
     }
 
     /// Serves the socket binding (JSON-RPC 2.0 over WebSocket, at `/ws`) on `addr`. The address
-    /// given to [`Host::rest`] shares REST's port: one listener, both bindings.
+    /// given to [`Host::rest`] shares REST's port: one listener, both bindings. With a
+    /// [`Host::queue`] broker, the events published there are pushed to subscribed connections.
     #[cfg(feature = "socket")]
     #[must_use]
     pub fn socket(mut self, addr: &str) -> Self {
@@ -108,6 +109,9 @@ impl Host {
             Some(addr) => Some(SocketListener::Own(tokio::net::TcpListener::bind(addr).await?)),
             None => None,
         };
+        // The socket binding pushes the events published on the host's (first) broker.
+        #[cfg(feature = "socket")]
+        let events = self.queues.first().cloned();
         let mut queues = Vec::with_capacity(self.queues.len());
         for broker in self.queues {
             let mut server = crate::queue::QueueServer::shared(broker);
@@ -125,6 +129,8 @@ impl Host {
             rpc,
             #[cfg(feature = "socket")]
             socket,
+            #[cfg(feature = "socket")]
+            events,
         })
     }
 
@@ -149,6 +155,8 @@ pub struct BoundHost {
     rpc: Option<tokio::net::TcpListener>,
     #[cfg(feature = "socket")]
     socket: Option<SocketListener>,
+    #[cfg(feature = "socket")]
+    events: Option<Arc<dyn crate::queue::Broker>>,
     queues: Vec<crate::queue::ListeningQueueServer>,
 }
 
@@ -228,7 +236,10 @@ impl BoundHost {
                 for service in &self.services {
                     server = server.shared_service(service.clone());
                 }
-                server
+                match &self.events {
+                    Some(broker) => server.events(broker.clone()),
+                    None => server,
+                }
             };
             let drain = crate::socket::SocketConfig::default().drain;
             let on_rest = matches!(self.socket, Some(SocketListener::OnRest));

@@ -276,6 +276,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // One catalogue, served over every binding at once.
     let host = svcgen::Host::new()
         .rest(rest_addr)
+        .socket(rest_addr) // REST's port: ws://…/ws
         .rpc(rpc_addr)
         .queue(broker.clone())
         .service(CatalogServer::new(Shop::default()))
@@ -287,7 +288,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rest_url = format!("http://{rest_at}");
     let rpc_at = rpc_at.to_string();
     // Where to reach it (a closed stdout is no reason to stop serving).
-    let _ = writeln!(std::io::stdout(), "REST: {rest_url}\nRPC: {rpc_at}\nQueue: {broker:?}");
+    let socket_url = format!("ws://{rest_at}/ws");
+    let _ = writeln!(
+        std::io::stdout(),
+        "REST: {rest_url}\nRPC: {rpc_at}\nQueue: {broker:?}\nSocket: {socket_url}"
+    );
 
     if serve {
         host.serve_until(async { tokio::signal::ctrl_c().await.unwrap_or(()) }).await?;
@@ -303,6 +308,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tour(&CatalogClient::rpc(&rpc_at), " (rpc)").await?;
     println!("\n== Catalog over the queue ==");
     tour(&CatalogClient::queue(broker), " (queue)").await?;
+    println!("\n== Catalog over the socket ==");
+    tour(&CatalogClient::socket(&socket_url)?, " (socket)").await?;
     let _ = stop.send(());
     serving.await??;
     Ok(())

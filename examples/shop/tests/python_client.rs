@@ -22,7 +22,7 @@ fn the_tour_calls_every_method_over_every_binding() {
     let output = Command::new(env!("CARGO_BIN_EXE_shop")).output().expect("the shop example runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    for (binding, suffix) in [("REST", ""), ("RPC", " (rpc)")] {
+    for (binding, suffix) in [("REST", ""), ("RPC", " (rpc)"), ("the socket", " (socket)")] {
         let header = format!("== Catalog over {binding} ==");
         let section =
             stdout.split(&header).nth(1).unwrap_or_else(|| panic!("no {binding} section:\n{stdout}"));
