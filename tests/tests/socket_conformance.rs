@@ -503,3 +503,57 @@ async fn under_drop_oldest_a_slow_reader_loses_items_not_the_end() {
     assert!(items < 300_000, "some items were dropped: {items} arrived");
     assert_eq!(last, 300_000, "the newest item is never the one dropped");
 }
+
+#[tokio::test]
+async fn a_close_from_the_client_is_answered() {
+    let (url, _server) = serve(SocketConfig::default()).await;
+    let mut socket = raw(&url).await;
+    // A stream in full flow: the server answers the close, not with more items.
+    send(&mut socket, &request(json!(1), "count", json!({"up_to": 1_000_000}))).await;
+    assert!(next_json(&mut socket).await["result"]["subscription"].is_string());
+    socket.close(None).await.expect("close sent");
+    let answered = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(_))) => return true,
+                Some(Ok(_)) => {} // items sent before the server read the close
+                Some(Err(_)) | None => return false,
+            }
+        }
+    })
+    .await
+    .expect("the server answers within 5 s");
+    assert!(answered, "the server closed the connection without its close frame");
+}
+
+#[tokio::test]
+async fn hostile_json_shapes_are_answered_not_fatal() {
+    let (url, _server) = serve(SocketConfig::default()).await;
+    let mut socket = raw(&url).await;
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let get = r#""method":"conformance.Conformance.get""#;
+    let whoami = r#""method":"conformance.Conformance.whoami""#;
+    let hostile = [
+        (deep.clone(), -32700),
+        (r#"{"jsonrpc":"2.0","id":{"a":1},"method":"x"}"#.to_owned(), -32600),
+        (r#"{"jsonrpc":"2.0","id":1,"method":7}"#.to_owned(), -32600),
+        (format!(r#"{{"jsonrpc":"2.0","id":1,{get},"params":"name"}}"#), -32600),
+        (format!(r#"{{"jsonrpc":"2.0","id":1,{get},"params":{{"_meta":7}}}}"#), -32602),
+        (
+            format!(r#"{{"jsonrpc":"2.0","id":1,{whoami},"params":{{"_meta":{{"metadata":{{"a":1}}}}}}}}"#),
+            -32602,
+        ),
+        (r#"{"jsonrpc":"2.0","id":1e999,"method":"x"}"#.to_owned(), -32700),
+        (r#"{"jsonrpc":"2.0","id":1,"method":"..."}"#.to_owned(), -32601),
+        (r#"{"jsonrpc":"2.0","id":1,"method":"svcgen.subscribe","params":{"event":3}}"#.to_owned(), -32602),
+        ("\u{0}".to_owned(), -32700),
+    ];
+    for (text, code) in hostile {
+        socket.send(Message::Text(text.clone().into())).await.expect("sent");
+        let answer = next_json(&mut socket).await;
+        assert_eq!(answer["error"]["code"], code, "{} → {answer}", &text[..text.len().min(80)]);
+    }
+    let (sent, received) = (request(json!(2), "slow", json!({"millis": 1})), json!(1));
+    send(&mut socket, &sent).await;
+    assert_eq!(next_json(&mut socket).await["result"], received);
+}

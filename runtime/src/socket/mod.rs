@@ -86,6 +86,8 @@ impl Default for SocketConfig {
 
 /// Close codes the binding uses (RFC 6455, section 7.4.1).
 pub mod close_code {
+    /// The answer to the peer's close frame.
+    pub const NORMAL: u16 = 1000;
     /// The server is shutting down (after its calls in flight finished).
     pub const GOING_AWAY: u16 = 1001;
     /// A frame that breaks the WebSocket protocol.

@@ -137,6 +137,18 @@ impl Outbox {
         self.ready.notify_one();
     }
 
+    /// Closes at once: what is queued is dropped (the peer closed; it takes no more data) and
+    /// the close frame goes next.
+    pub(crate) fn close_now(&self, code: u16, reason: &str) {
+        let mut state = self.lock();
+        state.closing = true;
+        state.queue.clear();
+        state.queue.push_back(Entry { out: Out::Close(code, reason.to_owned()), kind: None });
+        drop(state);
+        self.room.close();
+        self.ready.notify_one();
+    }
+
     /// Gives up on the peer: the connection is dropped without waiting for the writer.
     pub(crate) fn kill(&self) {
         self.dead.store(true, std::sync::atomic::Ordering::Release);

@@ -240,6 +240,8 @@ enum Exit {
     Close(u16, String),
     /// The outbox gave up on the peer (slow receiver, dead peer): drop it now.
     Kill,
+    /// The peer sent a close frame: answer it (completing the close handshake), nothing else.
+    Closed,
 }
 
 /// The calls and subscriptions of one connection, for `svcgen.cancel` and for the end.
@@ -367,7 +369,8 @@ async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
             message = stream.next() => {
                 heard = tokio::time::Instant::now();
                 match message {
-                    None | Some(Ok(Message::Close(_))) => break Exit::Gone,
+                    None => break Exit::Gone,
+                    Some(Ok(Message::Close(_))) => break Exit::Closed,
                     Some(Err(error)) => break exit_of(&error, config.max_message),
                     Some(Ok(Message::Text(text))) => {
                         // An answer waits for room in the send buffer; a peer that has not read
@@ -403,6 +406,11 @@ async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
         }
     };
     match exit {
+        Exit::Closed => {
+            drop(cancel_remaining);
+            outbox.close_now(close_code::NORMAL, "");
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+        }
         Exit::Gone | Exit::Kill => {
             outbox.kill();
             drop(cancel_remaining);
