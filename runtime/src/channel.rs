@@ -24,6 +24,16 @@ pub enum Channel {
     /// JSON-RPC 2.0 over WebSocket.
     #[cfg(feature = "socket")]
     Socket(crate::socket::SocketClient),
+    /// A socket server calling back a connected client (calls in the other direction).
+    #[cfg(feature = "socket")]
+    SocketPeer(crate::socket::SocketPeer),
+}
+
+#[cfg(feature = "socket")]
+impl From<crate::socket::SocketPeer> for Channel {
+    fn from(peer: crate::socket::SocketPeer) -> Self {
+        Channel::SocketPeer(peer)
+    }
 }
 
 #[cfg(feature = "socket")]
@@ -103,6 +113,8 @@ impl Channel {
             Channel::Queue(client) => client.unary(method, ctx, request).await,
             #[cfg(feature = "socket")]
             Channel::Socket(client) => client.unary(method, ctx, request).await,
+            #[cfg(feature = "socket")]
+            Channel::SocketPeer(peer) => peer.unary(method, ctx, request).await,
         }
     }
 
@@ -124,6 +136,8 @@ impl Channel {
             Channel::Queue(client) => client.empty(method, ctx, request).await,
             #[cfg(feature = "socket")]
             Channel::Socket(client) => client.empty(method, ctx, request).await,
+            #[cfg(feature = "socket")]
+            Channel::SocketPeer(peer) => peer.empty(method, ctx, request).await,
         }
     }
 
@@ -145,6 +159,8 @@ impl Channel {
             Channel::Queue(client) => client.stream(method, ctx, request).await,
             #[cfg(feature = "socket")]
             Channel::Socket(client) => client.stream(method, ctx, request).await,
+            #[cfg(feature = "socket")]
+            Channel::SocketPeer(peer) => peer.stream(method, ctx, request).await,
         }
     }
 }

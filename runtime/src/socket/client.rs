@@ -16,6 +16,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+use super::local::{Local, Served, serve_request};
 use super::wire::{self, CANCEL, EVENT, STREAM_END, STREAM_ERROR, STREAM_ITEM, SUBSCRIBE};
 use super::{SUBPROTOCOL, SocketConfig};
 use crate::context::Context;
@@ -33,6 +34,8 @@ pub struct SocketClient {
 struct Inner {
     url: String,
     config: SocketConfig,
+    /// What this client serves to the server (calls in the other direction).
+    local: Local,
     state: tokio::sync::Mutex<State>,
     /// The open connection, for the fast path of every call.
     current: Mutex<Option<Arc<Conn>>>,
@@ -64,6 +67,9 @@ struct Calls {
 
 struct Conn {
     tx: mpsc::Sender<Message>,
+    /// The services this client exposes, and the server's calls of them running now.
+    local: Local,
+    served: Arc<Served>,
     calls: Mutex<Calls>,
     next: AtomicU64,
     open: AtomicBool,
@@ -130,13 +136,12 @@ impl Conn {
                         end_stream(&items, &cut, wire::status_of_error(&error));
                     }
                 }
+                CANCEL => self.served.cancel(&params),
                 _ => {
-                    // The server calls the client: not served by this client yet.
-                    if let Some(id) = message.get("id") {
-                        let status = Status::unimplemented(format!("this client serves no `{method}`"));
-                        let text = wire::error_text(id, wire::error_object(&status, None));
-                        let _ = self.tx.try_send(Message::Text(text.into()));
-                    }
+                    // The server calls a method this client exposes.
+                    let method = method.clone();
+                    let id = message.remove("id");
+                    serve_request(&self.local, &self.served, &self.tx, id, &method, params);
                 }
             }
             return;
@@ -258,23 +263,6 @@ struct Resubscribe {
     failures: u32,
 }
 
-/// A request's `params`: the arguments by name, and `_meta`.
-#[derive(Serialize)]
-struct Params<'a, P> {
-    #[serde(flatten)]
-    args: &'a P,
-    #[serde(rename = "_meta")]
-    meta: Value,
-}
-
-#[derive(Serialize)]
-struct Request<'a, P> {
-    jsonrpc: &'static str,
-    id: u64,
-    method: String,
-    params: Params<'a, P>,
-}
-
 impl SocketClient {
     /// A client of the socket server at `url` (`ws://host:port/ws`); it connects on the first
     /// call.
@@ -299,8 +287,19 @@ impl SocketClient {
                 config,
                 state: tokio::sync::Mutex::default(),
                 current: Mutex::default(),
+                local: Local::default(),
             }),
         })
+    }
+
+    /// Serves `service` (a generated `…Server`) to the server on this client's connections: the
+    /// server calls it with a [`SocketPeer`](super::SocketPeer) (calls in both directions on one
+    /// connection). Unary, empty and oneway methods; not server streams.
+    pub fn serve(&self, service: impl crate::Dispatch) -> &Self {
+        let d = service.descriptor();
+        let key = format!("{}.{}", d.package, d.name);
+        self.inner.local.0.write().unwrap_or_else(PoisonError::into_inner).insert(key, Arc::new(service));
+        self
     }
 
     /// Calls a method that returns one value.
@@ -476,14 +475,7 @@ impl SocketClient {
         }
         let conn = self.connection().await?;
         let n = conn.next.fetch_add(1, Ordering::Relaxed);
-        let request = Request {
-            jsonrpc: "2.0",
-            id: n,
-            method,
-            params: Params { args: request, meta: wire::meta_of(ctx) },
-        };
-        let text = serde_json::to_string(&request)
-            .map_err(|e| Status::invalid_argument(format!("cannot encode the request: {e}")))?;
+        let text = wire::request_text(n, &method, request, ctx)?;
         if text.len() > self.inner.config.max_message {
             return Err(Status::new(
                 Code::PayloadTooLarge,
@@ -565,6 +557,8 @@ impl SocketClient {
         let (tx, mut rx) = mpsc::channel::<Message>(1024);
         let conn = Arc::new(Conn {
             tx,
+            local: self.inner.local.clone(),
+            served: Arc::new(Served::new(config.max_in_flight)),
             calls: Mutex::default(),
             next: AtomicU64::new(1),
             open: AtomicBool::new(true),

@@ -9,13 +9,16 @@
 //! with jittered backoff.
 
 mod client;
+mod local;
 mod outbox;
+mod peer;
 mod server;
 pub mod wire;
 
 use std::time::Duration;
 
 pub use client::{EventStream, SocketClient, SocketEvent};
+pub use peer::SocketPeer;
 pub(crate) use server::serve_router;
 pub use server::{SocketServer, SocketShutdown};
 

@@ -114,6 +114,20 @@ impl Outbox {
         Ok(())
     }
 
+    /// Queues a message if there is room now; whether it was queued.
+    pub(crate) fn try_push(&self, text: String, kind: Kind) -> bool {
+        let Ok(permit) = self.room.try_acquire() else { return false };
+        let mut state = self.lock();
+        if state.closing {
+            return false;
+        }
+        permit.forget();
+        state.queue.push_back(Entry { out: Out::Text(text), kind: Some(kind) });
+        drop(state);
+        self.ready.notify_one();
+        true
+    }
+
     /// Queues a ping unless the queue is full (then the peer is busy reading anyway).
     pub(crate) fn ping(&self) {
         let mut state = self.lock();

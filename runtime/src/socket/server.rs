@@ -15,7 +15,7 @@ use tracing::Instrument as _;
 
 use super::outbox::{Kind, Out, Outbox};
 use super::wire::{self, CANCEL, INVALID_REQUEST, META, PARSE_ERROR, SUBSCRIBE};
-use super::{SUBPROTOCOL, SocketConfig, close_code};
+use super::{SUBPROTOCOL, SocketConfig, SocketPeer, close_code};
 use crate::context::Context;
 use crate::descriptor::{MethodDescriptor, MethodKind};
 use crate::dispatch::{Codec, Dispatch, Payload, Reply, run_call};
@@ -37,7 +37,11 @@ pub struct SocketServer {
     services: HashMap<String, Arc<dyn Dispatch>>,
     config: SocketConfig,
     events: Option<Arc<dyn Broker>>,
+    on_connect: Option<OnConnect>,
 }
+
+/// What a server does with each new connection's [`SocketPeer`].
+type OnConnect = Arc<dyn Fn(SocketPeer) + Send + Sync>;
 
 impl std::fmt::Debug for SocketServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -45,6 +49,7 @@ impl std::fmt::Debug for SocketServer {
             .field("services", &self.services.keys())
             .field("config", &self.config)
             .field("events", &self.events)
+            .field("on_connect", &self.on_connect.is_some())
             .finish()
     }
 }
@@ -54,6 +59,7 @@ struct Shared {
     services: Services,
     config: SocketConfig,
     events: Option<Arc<dyn Broker>>,
+    on_connect: Option<OnConnect>,
     stop: watch::Receiver<bool>,
     live: Arc<Live>,
 }
@@ -142,6 +148,15 @@ impl SocketServer {
         self
     }
 
+    /// Calls `f` with each new connection's [`SocketPeer`], through which the server calls the
+    /// services that client exposes (`SocketClient::serve`): calls in both directions on one
+    /// connection. `f` runs on the connection's task: keep it short (store or spawn).
+    #[must_use]
+    pub fn on_connect(mut self, f: impl Fn(SocketPeer) + Send + Sync + 'static) -> Self {
+        self.on_connect = Some(Arc::new(f));
+        self
+    }
+
     /// Limits, timings, the slow-receiver policy and the path.
     #[must_use]
     pub fn config(mut self, config: SocketConfig) -> Self {
@@ -159,6 +174,7 @@ impl SocketServer {
             services: Arc::new(self.services.clone()),
             config: self.config.clone(),
             events: self.events.clone(),
+            on_connect: self.on_connect.clone(),
             stop: stop_rx,
             live: live.clone(),
         });
@@ -291,6 +307,8 @@ struct Conn {
     services: Services,
     config: SocketConfig,
     events: Option<Arc<dyn Broker>>,
+    /// The client, for the server's calls to it; its responses arrive here.
+    peer: SocketPeer,
     outbox: Arc<Outbox>,
     registry: Arc<Mutex<Registry>>,
     slots: Arc<Semaphore>,
@@ -344,12 +362,16 @@ async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
         services: shared.services.clone(),
         config: config.clone(),
         events: shared.events.clone(),
+        peer: SocketPeer::new(outbox.clone()),
         outbox: outbox.clone(),
         registry: Arc::default(),
         slots: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
         next: AtomicU64::new(1),
     });
     let cancel_remaining = CancelRemaining(conn.registry.clone());
+    if let Some(on_connect) = &shared.on_connect {
+        on_connect(conn.peer.clone());
+    }
     let mut stop = shared.stop.clone();
     // `true`: close gracefully; `false`: the server was dropped, and its connections with it.
     let stopped = async move { stop.wait_for(|s| *s).await.is_ok() };
@@ -405,6 +427,7 @@ async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
             }
         }
     };
+    conn.peer.close();
     match exit {
         Exit::Closed => {
             drop(cancel_remaining);
@@ -579,8 +602,15 @@ fn start(conn: &Arc<Conn>, mut object: Map<String, Value>, in_batch: bool) -> St
         Some(Value::String(method)) => method,
         Some(_) => return invalid("invalid request: `method` must be a string"),
         None if object.contains_key("result") || object.contains_key("error") => {
-            // A response: the server makes no calls of its own yet.
-            tracing::debug!("ignored a response from a socket client");
+            // A response to one of the server's calls of the client (`SocketPeer`).
+            if let Some(n) = id.as_ref().and_then(Value::as_u64) {
+                let outcome = match (object.remove("result"), object.get("error")) {
+                    (_, Some(error)) => Err(wire::status_of_error(error)),
+                    (Some(result), None) => Ok(result),
+                    (None, None) => Err(Status::internal("a response without `result` or `error`")),
+                };
+                conn.peer.deliver(n, outcome);
+            }
             return Started::Now(None);
         }
         None => return invalid("invalid request: `method` is missing"),

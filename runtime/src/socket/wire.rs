@@ -194,6 +194,38 @@ pub fn event_text(subscription: &str, event: &str) -> String {
     out
 }
 
+/// A request's `params`: the arguments by name, and `_meta`.
+#[derive(serde::Serialize)]
+struct Params<'a, P> {
+    #[serde(flatten)]
+    args: &'a P,
+    #[serde(rename = "_meta")]
+    meta: Value,
+}
+
+#[derive(serde::Serialize)]
+struct Request<'a, P> {
+    jsonrpc: &'static str,
+    id: u64,
+    method: &'a str,
+    params: Params<'a, P>,
+}
+
+/// The request of a call made under `ctx`: `args` by name, the Context in `_meta`.
+///
+/// # Errors
+/// `invalid_argument` when the arguments cannot be encoded.
+pub fn request_text<P: serde::Serialize>(
+    id: u64,
+    method: &str,
+    args: &P,
+    ctx: &Context,
+) -> Result<String, Status> {
+    let request = Request { jsonrpc: "2.0", id, method, params: Params { args, meta: meta_of(ctx) } };
+    serde_json::to_string(&request)
+        .map_err(|e| Status::invalid_argument(format!("cannot encode the request: {e}")))
+}
+
 /// The Context `_meta` describes (every member optional; missing or invalid ids are made fresh).
 ///
 /// # Errors
