@@ -21,6 +21,26 @@ pub enum Channel {
     Rpc(crate::rpc::RpcClient),
     /// Request/reply through a message broker.
     Queue(crate::queue::QueueClient),
+    /// JSON-RPC 2.0 over WebSocket.
+    #[cfg(feature = "socket")]
+    Socket(crate::socket::SocketClient),
+    /// A socket server calling back a connected client (calls in the other direction).
+    #[cfg(feature = "socket")]
+    SocketPeer(crate::socket::SocketPeer),
+}
+
+#[cfg(feature = "socket")]
+impl From<crate::socket::SocketPeer> for Channel {
+    fn from(peer: crate::socket::SocketPeer) -> Self {
+        Channel::SocketPeer(peer)
+    }
+}
+
+#[cfg(feature = "socket")]
+impl From<crate::socket::SocketClient> for Channel {
+    fn from(client: crate::socket::SocketClient) -> Self {
+        Channel::Socket(client)
+    }
 }
 
 impl From<crate::queue::QueueClient> for Channel {
@@ -66,6 +86,15 @@ impl Channel {
         Channel::Queue(crate::queue::QueueClient::new(broker))
     }
 
+    /// A socket channel to `url` (`ws://host:port/ws`); it connects on the first call.
+    ///
+    /// # Errors
+    /// When the URL is not a `ws` URL.
+    #[cfg(feature = "socket")]
+    pub fn socket(url: &str) -> Result<Self, Status> {
+        crate::socket::SocketClient::new(url).map(Channel::Socket)
+    }
+
     /// Calls a method that returns one value.
     ///
     /// # Errors
@@ -82,6 +111,10 @@ impl Channel {
             #[cfg(feature = "rpc")]
             Channel::Rpc(client) => client.unary(method, ctx, request).await,
             Channel::Queue(client) => client.unary(method, ctx, request).await,
+            #[cfg(feature = "socket")]
+            Channel::Socket(client) => client.unary(method, ctx, request).await,
+            #[cfg(feature = "socket")]
+            Channel::SocketPeer(peer) => peer.unary(method, ctx, request).await,
         }
     }
 
@@ -101,6 +134,10 @@ impl Channel {
             #[cfg(feature = "rpc")]
             Channel::Rpc(client) => client.empty(method, ctx, request).await,
             Channel::Queue(client) => client.empty(method, ctx, request).await,
+            #[cfg(feature = "socket")]
+            Channel::Socket(client) => client.empty(method, ctx, request).await,
+            #[cfg(feature = "socket")]
+            Channel::SocketPeer(peer) => peer.empty(method, ctx, request).await,
         }
     }
 
@@ -120,6 +157,10 @@ impl Channel {
             #[cfg(feature = "rpc")]
             Channel::Rpc(client) => client.stream(method, ctx, request).await,
             Channel::Queue(client) => client.stream(method, ctx, request).await,
+            #[cfg(feature = "socket")]
+            Channel::Socket(client) => client.stream(method, ctx, request).await,
+            #[cfg(feature = "socket")]
+            Channel::SocketPeer(peer) => peer.stream(method, ctx, request).await,
         }
     }
 }

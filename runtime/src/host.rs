@@ -9,7 +9,13 @@ use crate::dispatch::Dispatch;
 ///
 /// ```no_run
 /// # async fn run(catalog: impl svcgen::Dispatch) -> std::io::Result<()> {
-/// let host = svcgen::Host::new().rest("0.0.0.0:8080").rpc("0.0.0.0:9090").service(catalog).bind().await?;
+/// let host = svcgen::Host::new()
+///     .rest("0.0.0.0:8080")
+///     .socket("0.0.0.0:8080") // the same port as REST: ws://…:8080/ws
+///     .rpc("0.0.0.0:9090")
+///     .service(catalog)
+///     .bind()
+///     .await?;
 /// println!("REST on {:?}, RPC on {:?}", host.rest_addr(), host.rpc_addr());
 /// host.serve_until(async { tokio::signal::ctrl_c().await.unwrap_or(()) }).await
 /// # }
@@ -21,6 +27,8 @@ pub struct Host {
     rest: Option<String>,
     #[cfg(feature = "rpc")]
     rpc: Option<String>,
+    #[cfg(feature = "socket")]
+    socket: Option<String>,
     queues: Vec<Arc<dyn crate::queue::Broker>>,
 }
 
@@ -51,6 +59,16 @@ impl Host {
     #[must_use]
     pub fn rpc(mut self, addr: &str) -> Self {
         self.rpc = Some(addr.to_owned());
+        self
+    }
+
+    /// Serves the socket binding (JSON-RPC 2.0 over WebSocket, at `/ws`) on `addr`. The address
+    /// given to [`Host::rest`] shares REST's port: one listener, both bindings. With a
+    /// [`Host::queue`] broker, the events published there are pushed to subscribed connections.
+    #[cfg(feature = "socket")]
+    #[must_use]
+    pub fn socket(mut self, addr: &str) -> Self {
+        self.socket = Some(addr.to_owned());
         self
     }
 
@@ -85,6 +103,15 @@ impl Host {
             Some(addr) => Some(tokio::net::TcpListener::bind(addr).await?),
             None => None,
         };
+        #[cfg(feature = "socket")]
+        let socket = match &self.socket {
+            Some(addr) if self.rest.as_ref() == Some(addr) => Some(SocketListener::OnRest),
+            Some(addr) => Some(SocketListener::Own(tokio::net::TcpListener::bind(addr).await?)),
+            None => None,
+        };
+        // The socket binding pushes the events published on the host's (first) broker.
+        #[cfg(feature = "socket")]
+        let events = self.queues.first().cloned();
         let mut queues = Vec::with_capacity(self.queues.len());
         for broker in self.queues {
             let mut server = crate::queue::QueueServer::shared(broker);
@@ -100,6 +127,10 @@ impl Host {
             rest,
             #[cfg(feature = "rpc")]
             rpc,
+            #[cfg(feature = "socket")]
+            socket,
+            #[cfg(feature = "socket")]
+            events,
         })
     }
 
@@ -122,7 +153,20 @@ pub struct BoundHost {
     rest: Option<tokio::net::TcpListener>,
     #[cfg(feature = "rpc")]
     rpc: Option<tokio::net::TcpListener>,
+    #[cfg(feature = "socket")]
+    socket: Option<SocketListener>,
+    #[cfg(feature = "socket")]
+    events: Option<Arc<dyn crate::queue::Broker>>,
     queues: Vec<crate::queue::ListeningQueueServer>,
+}
+
+/// Where the socket binding listens.
+#[cfg(feature = "socket")]
+enum SocketListener {
+    /// A listener of its own.
+    Own(tokio::net::TcpListener),
+    /// REST's: one port, both bindings.
+    OnRest,
 }
 
 impl std::fmt::Debug for BoundHost {
@@ -147,6 +191,16 @@ impl BoundHost {
         self.rpc.as_ref().and_then(|l| l.local_addr().ok())
     }
 
+    /// Where the socket binding is served (REST's address when they share a port), if it is.
+    #[cfg(feature = "socket")]
+    #[must_use]
+    pub fn socket_addr(&self) -> Option<SocketAddr> {
+        match self.socket.as_ref()? {
+            SocketListener::Own(listener) => listener.local_addr().ok(),
+            SocketListener::OnRest => self.rest_addr(),
+        }
+    }
+
     /// Serves every binding until `shutdown` completes; each then drains its calls in flight.
     ///
     /// # Errors
@@ -164,12 +218,49 @@ impl BoundHost {
         };
         let mut servers = tokio::task::JoinSet::new();
         #[cfg(feature = "rest")]
-        if let Some(listener) = self.rest {
+        let rest_server = || {
             let mut server = crate::rest::RestServer::new();
             for service in &self.services {
                 server = server.shared_service(service.clone());
             }
-            servers.spawn(server.serve_until(listener, signal(&stop)));
+            server
+        };
+        #[cfg(all(feature = "rest", not(feature = "socket")))]
+        if let Some(listener) = self.rest {
+            servers.spawn(rest_server().serve_until(listener, signal(&stop)));
+        }
+        #[cfg(feature = "socket")]
+        {
+            let socket_server = || {
+                let mut server = crate::socket::SocketServer::new();
+                for service in &self.services {
+                    server = server.shared_service(service.clone());
+                }
+                match &self.events {
+                    Some(broker) => server.events(broker.clone()),
+                    None => server,
+                }
+            };
+            let drain = crate::socket::SocketConfig::default().drain;
+            let on_rest = matches!(self.socket, Some(SocketListener::OnRest));
+            if let Some(listener) = self.rest {
+                if on_rest {
+                    let (ws, closer) = socket_server().router();
+                    let router = rest_server().router().map_err(std::io::Error::other)?.merge(ws);
+                    servers.spawn(crate::socket::serve_router(
+                        listener,
+                        router,
+                        closer,
+                        drain,
+                        signal(&stop),
+                    ));
+                } else {
+                    servers.spawn(rest_server().serve_until(listener, signal(&stop)));
+                }
+            }
+            if let Some(SocketListener::Own(listener)) = self.socket {
+                servers.spawn(socket_server().serve_until(listener, signal(&stop)));
+            }
         }
         #[cfg(feature = "rpc")]
         if let Some(listener) = self.rpc {

@@ -3,7 +3,7 @@
 //! Generated code depends on this crate only (never on the IDL parser or the code
 //! generator). It holds the [`Context`] of a call, the one error model ([`Status`]), the
 //! static method descriptors, the [`Dispatch`] contract every server implements, and one
-//! module per binding: [`rest`] and [`rpc`] behind their features, [`queue`] always (its
+//! module per binding: [`rest`], [`rpc`] and [`socket`] behind their features, [`queue`] always (its
 //! in-memory broker needs nothing; the NATS and `RabbitMQ` backends are the `nats` and `amqp`
 //! features). The `full` feature turns on every binding and broker.
 
@@ -17,6 +17,8 @@ pub mod queue;
 pub mod rest;
 #[cfg(feature = "rpc")]
 pub mod rpc;
+#[cfg(feature = "socket")]
+pub mod socket;
 pub mod status;
 pub mod types;
 pub mod validate;

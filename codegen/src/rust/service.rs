@@ -427,6 +427,14 @@ impl Gen<'_> {
                 pub fn queue(broker: impl ::svcgen::queue::Broker) -> Self {
                     Self::new(::svcgen::Channel::queue(broker))
                 }
+                /// A client of the socket server at `url` (`ws://host:port/ws`): JSON-RPC 2.0 over
+                /// WebSocket; it connects on the first call and reconnects with backoff.
+                ///
+                /// # Errors
+                /// When `url` is not a `ws` URL.
+                pub fn socket(url: &str) -> ::core::result::Result<Self, ::svcgen::Status> {
+                    ::svcgen::Channel::socket(url).map(Self::new)
+                }
                 /// The same client, making its calls as part of `ctx` (its correlation id,
                 /// trace and deadline), as a service does when it calls another.
                 #[must_use]

@@ -298,6 +298,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let events = CatalogEvents::shared(broker.clone());
     let host = svcgen::Host::new()
         .rest(rest_addr)
+        .socket(rest_addr) // REST's port: ws://…/ws
         .rpc(rpc_addr)
         .queue(broker.clone())
         .service(CatalogServer::new(Shop::new(events.clone())))
@@ -309,7 +310,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rest_url = format!("http://{rest_at}");
     let rpc_at = rpc_at.to_string();
     // Where to reach it (a closed stdout is no reason to stop serving).
-    let _ = writeln!(std::io::stdout(), "REST: {rest_url}\nRPC: {rpc_at}\nQueue: {broker:?}");
+    let socket_url = format!("ws://{rest_at}/ws");
+    let _ = writeln!(
+        std::io::stdout(),
+        "REST: {rest_url}\nRPC: {rpc_at}\nQueue: {broker:?}\nSocket: {socket_url}"
+    );
 
     let indexed = Indexed::default();
     let _indexer = index_new_products(&events, CatalogClient::rpc(&rpc_at), &indexed).await?;
@@ -328,11 +333,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tour(&CatalogClient::rpc(&rpc_at), " (rpc)").await?;
     println!("\n== Catalog over the queue ==");
     tour(&CatalogClient::queue(broker), " (queue)").await?;
+    println!("\n== Catalog over the socket ==");
+    tour(&CatalogClient::socket(&socket_url)?, " (socket)").await?;
 
-    // Two products were created on each binding: six events, each hydrated over RPC.
+    // Two products were created on each binding: eight events, each hydrated over RPC.
     println!("\n== Events: product_created, hydrated over RPC by the search-indexer group ==");
     let started = std::time::Instant::now();
-    while indexed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len() < 6 {
+    while indexed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len() < 8 {
         if started.elapsed() > Duration::from_secs(20) {
             return Err("the product_created events were not all hydrated within 20 s".into());
         }

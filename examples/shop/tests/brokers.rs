@@ -23,7 +23,7 @@ fn tour_on(broker: &str) {
     // The six product_created events went through the broker and were hydrated over RPC.
     let events = stdout.split("== Events:").nth(1).expect("an events section");
     assert!(events.contains("product_created  -> #5 hydrated: Fountain pen (queue)"), "{events}");
-    assert!(events.contains("product_created  -> 6 events hydrated"), "{events}");
+    assert!(events.contains("product_created  -> 8 events hydrated"), "{events}");
 }
 
 #[test]

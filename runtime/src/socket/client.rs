@@ -1,0 +1,637 @@
+//! The socket client: one WebSocket, many calls in flight, subscriptions, reconnection with
+//! jittered backoff.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use super::local::{Local, Served, serve_request};
+use super::wire::{self, CANCEL, EVENT, STREAM_END, STREAM_ERROR, STREAM_ITEM, SUBSCRIBE};
+use super::{SUBPROTOCOL, SocketConfig};
+use crate::context::Context;
+use crate::descriptor::MethodDescriptor;
+use crate::dispatch::Streaming;
+use crate::status::{Code, Status};
+
+/// Calls services over the socket binding. Cheap to clone: clones share one connection.
+#[derive(Clone, Debug)]
+pub struct SocketClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    url: String,
+    config: SocketConfig,
+    /// What this client serves to the server (calls in the other direction).
+    local: Local,
+    state: tokio::sync::Mutex<State>,
+    /// The open connection, for the fast path of every call.
+    current: Mutex<Option<Arc<Conn>>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    conn: Option<Arc<Conn>>,
+    failures: u32,
+    retry_at: Option<Instant>,
+}
+
+type Items = mpsc::Sender<Result<Value, Status>>;
+
+/// Why a stream ended early when its queue could not take the news (see the RPC client).
+type Cut = Arc<Mutex<Option<Status>>>;
+
+/// Where the answer to a call goes.
+enum Pending {
+    Unary(oneshot::Sender<Result<Value, Status>>),
+    Stream { started: oneshot::Sender<Result<String, Status>>, items: Items, cut: Cut },
+}
+
+#[derive(Default)]
+struct Calls {
+    pending: HashMap<u64, Pending>,
+    streams: HashMap<String, (Items, Cut)>,
+}
+
+struct Conn {
+    tx: mpsc::Sender<Message>,
+    /// The services this client exposes, and the server's calls of them running now.
+    local: Local,
+    served: Arc<Served>,
+    calls: Mutex<Calls>,
+    next: AtomicU64,
+    open: AtomicBool,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn").field("open", &self.open).finish_non_exhaustive()
+    }
+}
+
+fn end_stream(items: &Items, cut: &Cut, status: Status) {
+    if let Err(mpsc::error::TrySendError::Full(Err(status))) = items.try_send(Err(status)) {
+        *cut.lock().unwrap_or_else(PoisonError::into_inner) = Some(status);
+    }
+}
+
+impl Conn {
+    fn calls(&self) -> MutexGuard<'_, Calls> {
+        self.calls.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn cancel(&self, params: Value) {
+        let text = wire::notification_text(CANCEL, params);
+        let _ = self.tx.try_send(Message::Text(text.into()));
+    }
+
+    /// Routes one message from the server.
+    fn deliver(&self, text: &str) {
+        let Ok(Value::Object(mut message)) = serde_json::from_str::<Value>(text) else {
+            tracing::debug!("ignored a socket message that is not a JSON-RPC object");
+            return;
+        };
+        if let Some(Value::String(method)) = message.get("method") {
+            let params = message.get("params").cloned().unwrap_or(Value::Null);
+            let sub = params.get("subscription").and_then(Value::as_str).unwrap_or_default();
+            match method.as_str() {
+                STREAM_ITEM | EVENT => {
+                    let member = if method == EVENT { "event" } else { "item" };
+                    let item = params.get(member).cloned().unwrap_or(Value::Null);
+                    let mut calls = self.calls();
+                    match calls.streams.get(sub) {
+                        Some((items, cut)) => {
+                            if items.try_send(Ok(item)).is_err() {
+                                // The consumer fell behind (or is gone): cut this stream only.
+                                *cut.lock().unwrap_or_else(PoisonError::into_inner) = Some(Status::new(
+                                    Code::ResourceExhausted,
+                                    "the stream was cut: its consumer fell behind",
+                                ));
+                                calls.streams.remove(sub);
+                                self.cancel(serde_json::json!({ "subscription": sub }));
+                            }
+                        }
+                        // Nobody reads it (its caller left before it started): stop it.
+                        None => self.cancel(serde_json::json!({ "subscription": sub })),
+                    }
+                }
+                STREAM_END => {
+                    self.calls().streams.remove(sub);
+                }
+                STREAM_ERROR => {
+                    if let Some((items, cut)) = self.calls().streams.remove(sub) {
+                        let error = params.get("error").cloned().unwrap_or(Value::Null);
+                        end_stream(&items, &cut, wire::status_of_error(&error));
+                    }
+                }
+                CANCEL => self.served.cancel(&params),
+                _ => {
+                    // The server calls a method this client exposes.
+                    let method = method.clone();
+                    let id = message.remove("id");
+                    serve_request(&self.local, &self.served, &self.tx, id, &method, params);
+                }
+            }
+            return;
+        }
+        let Some(n) = message.get("id").and_then(Value::as_u64) else { return };
+        let outcome = match (message.remove("result"), message.get("error")) {
+            (_, Some(error)) => Err(wire::status_of_error(error)),
+            (Some(result), None) => Ok(result),
+            (None, None) => Err(Status::internal("a response without `result` or `error`")),
+        };
+        let mut calls = self.calls();
+        match calls.pending.remove(&n) {
+            Some(Pending::Unary(reply)) => {
+                let _ = reply.send(outcome);
+            }
+            Some(Pending::Stream { started, items, cut }) => {
+                let sub =
+                    outcome.and_then(|result| {
+                        result.get("subscription").and_then(Value::as_str).map(str::to_owned).ok_or_else(
+                            || Status::internal("a stream call was answered without a subscription"),
+                        )
+                    });
+                if let Ok(sub) = &sub {
+                    calls.streams.insert(sub.clone(), (items, cut));
+                }
+                let _ = started.send(sub);
+            }
+            None => {} // late: the caller gave up already
+        }
+    }
+
+    /// The connection is gone: every call in flight fails with `status`.
+    fn close(&self, status: &Status) {
+        self.open.store(false, Ordering::Release);
+        let mut calls = self.calls();
+        for (_, pending) in calls.pending.drain() {
+            match pending {
+                Pending::Unary(reply) => {
+                    let _ = reply.send(Err(status.clone()));
+                }
+                Pending::Stream { started, .. } => {
+                    let _ = started.send(Err(status.clone()));
+                }
+            }
+        }
+        for (_, (items, cut)) in calls.streams.drain() {
+            end_stream(&items, &cut, status.clone());
+        }
+    }
+}
+
+/// What a dropped call or stream cancels on the server.
+enum Target {
+    Call(u64),
+    Subscription(String),
+}
+
+struct CancelOnDrop {
+    conn: Arc<Conn>,
+    target: Target,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        match &self.target {
+            Target::Call(n) => {
+                if self.conn.calls().pending.remove(n).is_some() {
+                    self.conn.cancel(serde_json::json!({ "id": n }));
+                }
+            }
+            Target::Subscription(sub) => {
+                if self.conn.calls().streams.remove(sub).is_some() {
+                    self.conn.cancel(serde_json::json!({ "subscription": sub }));
+                }
+            }
+        }
+    }
+}
+
+/// An event pushed by the server: a `CloudEvents` event (JSON format).
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+pub struct SocketEvent {
+    /// Its id, unique per source.
+    pub id: String,
+    /// Where it happened (`shop.catalog.catalog`).
+    #[serde(default)]
+    pub source: String,
+    /// What happened: the subject (`shop.catalog.catalog.price_changed`).
+    #[serde(rename = "type", default)]
+    pub event_type: String,
+    /// When it was published (RFC 3339).
+    #[serde(default)]
+    pub time: Option<String>,
+    /// The correlation id of the exchange that published it.
+    #[serde(rename = "correlationid", default)]
+    pub correlation_id: Option<String>,
+    /// The W3C trace context it was published under.
+    #[serde(default)]
+    pub traceparent: Option<String>,
+    /// The event's fields.
+    #[serde(default)]
+    pub data: Value,
+}
+
+/// The events of a subscription ([`SocketClient::subscribe`]).
+pub type EventStream =
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<SocketEvent, Status>> + Send>>;
+
+/// A subscription that subscribes again after the connection dropped.
+struct Resubscribe {
+    client: SocketClient,
+    subject: String,
+    current: Option<Streaming<SocketEvent>>,
+    /// Attempts that failed in a row.
+    failures: u32,
+}
+
+impl SocketClient {
+    /// A client of the socket server at `url` (`ws://host:port/ws`); it connects on the first
+    /// call.
+    ///
+    /// # Errors
+    /// When the URL is not a `ws` URL (`wss` needs TLS, which this build does not have).
+    pub fn new(url: &str) -> Result<Self, Status> {
+        Self::with_config(url, SocketConfig::default())
+    }
+
+    /// A client with explicit limits and timings.
+    ///
+    /// # Errors
+    /// As [`SocketClient::new`].
+    pub fn with_config(url: &str, config: SocketConfig) -> Result<Self, Status> {
+        if !url.starts_with("ws://") {
+            return Err(Status::invalid_argument(format!("`{url}` is not a ws:// URL")));
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                url: url.to_owned(),
+                config,
+                state: tokio::sync::Mutex::default(),
+                current: Mutex::default(),
+                local: Local::default(),
+            }),
+        })
+    }
+
+    /// Serves `service` (a generated `…Server`) to the server on this client's connections: the
+    /// server calls it with a [`SocketPeer`](super::SocketPeer) (calls in both directions on one
+    /// connection). Unary, empty and oneway methods; not server streams.
+    pub fn serve(&self, service: impl crate::Dispatch) -> &Self {
+        let d = service.descriptor();
+        let key = format!("{}.{}", d.package, d.name);
+        self.inner.local.0.write().unwrap_or_else(PoisonError::into_inner).insert(key, Arc::new(service));
+        self
+    }
+
+    /// Calls a method that returns one value.
+    ///
+    /// # Errors
+    /// The call's status: the server's error, `unavailable` when it cannot be reached or the
+    /// connection drops, `deadline_exceeded` when the context's deadline passes.
+    pub async fn unary<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        method: &MethodDescriptor,
+        ctx: &Context,
+        request: &Req,
+    ) -> Result<Resp, Status> {
+        let value = self.call(method, ctx, request).await?;
+        serde_json::from_value(value)
+            .map_err(|e| Status::internal(format!("the server's reply is not valid: {e}")))
+    }
+
+    /// Calls a method that returns nothing (or a oneway one: done once the server accepted it).
+    ///
+    /// # Errors
+    /// As [`SocketClient::unary`].
+    pub async fn empty<Req: Serialize>(
+        &self,
+        method: &MethodDescriptor,
+        ctx: &Context,
+        request: &Req,
+    ) -> Result<(), Status> {
+        self.call(method, ctx, request).await.map(drop)
+    }
+
+    async fn call<Req: Serialize>(
+        &self,
+        method: &MethodDescriptor,
+        ctx: &Context,
+        request: &Req,
+    ) -> Result<Value, Status> {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let (conn, n) = self.start(wire::method_name(method), ctx, request, Pending::Unary(reply_tx)).await?;
+        let mut guard = CancelOnDrop { conn, target: Target::Call(n), armed: true };
+        let reply = match ctx.remaining() {
+            Some(left) => tokio::time::timeout(left, reply_rx).await.map_err(|_| deadline())?,
+            None => reply_rx.await,
+        };
+        guard.armed = false;
+        reply.map_err(|_| Status::unavailable("the connection closed during the call"))?
+    }
+
+    /// Calls a method that streams values: a subscription, cancelled when the stream is dropped.
+    ///
+    /// # Errors
+    /// As [`SocketClient::unary`] for the call itself; errors during the stream are its items.
+    pub async fn stream<Req: Serialize, Item: DeserializeOwned + Send + 'static>(
+        &self,
+        method: &MethodDescriptor,
+        ctx: &Context,
+        request: &Req,
+    ) -> Result<Streaming<Item>, Status> {
+        self.subscription(wire::method_name(method), ctx, request).await
+    }
+
+    /// Subscribes to the event published on `subject` (`shop.catalog.catalog.price_changed`)
+    /// that the server pushes (`SocketServer::events`): every event published while the
+    /// subscription exists, as a stream. When the connection drops, the stream reconnects and
+    /// subscribes again with jittered backoff (events published in between are missed); it
+    /// ends when dropped, or with an error the server sent.
+    ///
+    /// # Errors
+    /// The subscription's status: `unimplemented` when the server pushes no such event,
+    /// `unavailable` when it cannot be reached.
+    pub async fn subscribe(&self, subject: &str) -> Result<EventStream, Status> {
+        let first = self.subscribe_once(subject).await?;
+        let state = Resubscribe {
+            client: self.clone(),
+            subject: subject.to_owned(),
+            current: Some(first),
+            failures: 0,
+        };
+        Ok(Box::pin(futures_util::stream::unfold(Some(state), |state| async move {
+            let mut state = state?;
+            loop {
+                if let Some(current) = state.current.as_mut() {
+                    match current.next().await {
+                        Some(Ok(event)) => return Some((Ok(event), Some(state))),
+                        Some(Err(status)) if status.code() == Code::Unavailable => state.current = None,
+                        Some(Err(status)) => return Some((Err(status), None)),
+                        None => return None,
+                    }
+                } else {
+                    tokio::time::sleep(backoff(state.failures, state.client.inner.config.max_backoff)).await;
+                    match state.client.subscribe_once(&state.subject).await {
+                        Ok(stream) => (state.current, state.failures) = (Some(stream), 0),
+                        Err(status) if status.code() == Code::Unavailable => {
+                            state.failures = state.failures.saturating_add(1);
+                        }
+                        Err(status) => return Some((Err(status), None)),
+                    }
+                }
+            }
+        })))
+    }
+
+    async fn subscribe_once(&self, subject: &str) -> Result<Streaming<SocketEvent>, Status> {
+        #[derive(Serialize)]
+        struct Subscribe<'a> {
+            event: &'a str,
+        }
+        self.subscription(SUBSCRIBE.to_owned(), &Context::new(), &Subscribe { event: subject }).await
+    }
+
+    /// Starts a subscription (a server stream or an event) and reads its notifications.
+    async fn subscription<Req: Serialize, Item: DeserializeOwned + Send + 'static>(
+        &self,
+        method: String,
+        ctx: &Context,
+        request: &Req,
+    ) -> Result<Streaming<Item>, Status> {
+        let (started_tx, started_rx) = oneshot::channel();
+        let (items_tx, items) = mpsc::channel(256);
+        let cut = Cut::default();
+        let pending = Pending::Stream { started: started_tx, items: items_tx, cut: cut.clone() };
+        let (conn, n) = self.start(method, ctx, request, pending).await?;
+        let mut guard = CancelOnDrop { conn, target: Target::Call(n), armed: true };
+        let started = match ctx.remaining() {
+            Some(left) => tokio::time::timeout(left, started_rx).await.map_err(|_| deadline())?,
+            None => started_rx.await,
+        };
+        let sub = match started {
+            Ok(Ok(sub)) => sub,
+            Ok(Err(status)) => {
+                guard.armed = false;
+                return Err(status);
+            }
+            Err(_) => {
+                guard.armed = false;
+                return Err(Status::unavailable("the connection closed during the call"));
+            }
+        };
+        guard.target = Target::Subscription(sub);
+        let stream =
+            futures_util::stream::unfold((items, guard, cut), |(mut items, mut guard, cut)| async move {
+                let item = match items.recv().await {
+                    Some(Ok(value)) => serde_json::from_value::<Item>(value)
+                        .map_err(|e| Status::internal(format!("a streamed item is not valid: {e}"))),
+                    Some(Err(status)) => {
+                        guard.armed = false;
+                        Err(status)
+                    }
+                    None => {
+                        guard.armed = false;
+                        let why = cut.lock().unwrap_or_else(PoisonError::into_inner).take();
+                        match why {
+                            Some(status) => Err(status),
+                            None => return None,
+                        }
+                    }
+                };
+                Some((item, (items, guard, cut)))
+            });
+        Ok(Box::pin(stream))
+    }
+
+    /// Registers a call and sends its request.
+    async fn start<Req: Serialize>(
+        &self,
+        method: String,
+        ctx: &Context,
+        request: &Req,
+        pending: Pending,
+    ) -> Result<(Arc<Conn>, u64), Status> {
+        if ctx.is_expired() {
+            return Err(Status::deadline_exceeded("the deadline passed before the call was sent"));
+        }
+        let conn = self.connection().await?;
+        let n = conn.next.fetch_add(1, Ordering::Relaxed);
+        let text = wire::request_text(n, &method, request, ctx)?;
+        if text.len() > self.inner.config.max_message {
+            return Err(Status::new(
+                Code::PayloadTooLarge,
+                format!("the request is larger than {} bytes", self.inner.config.max_message),
+            ));
+        }
+        {
+            let mut calls = conn.calls();
+            if !conn.open.load(Ordering::Acquire) {
+                return Err(Status::unavailable("the connection closed"));
+            }
+            calls.pending.insert(n, pending);
+        }
+        if conn.tx.send(Message::Text(text.into())).await.is_err() {
+            conn.calls().pending.remove(&n);
+            return Err(Status::unavailable("the connection closed"));
+        }
+        Ok((conn, n))
+    }
+
+    /// The open connection, or a new one; after failures, not before the backoff has passed.
+    async fn connection(&self) -> Result<Arc<Conn>, Status> {
+        let current = self.inner.current.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        if let Some(conn) = current
+            && conn.open.load(Ordering::Acquire)
+        {
+            return Ok(conn);
+        }
+        let mut state = self.inner.state.lock().await;
+        if let Some(conn) = &state.conn
+            && conn.open.load(Ordering::Acquire)
+        {
+            return Ok(conn.clone());
+        }
+        if let Some(at) = state.retry_at {
+            let now = Instant::now();
+            if now < at {
+                return Err(Status::unavailable(format!(
+                    "cannot reach {}; next attempt in {} ms",
+                    self.inner.url,
+                    (at - now).as_millis()
+                )));
+            }
+        }
+        match self.connect().await {
+            Ok(conn) => {
+                state.conn = Some(conn.clone());
+                *self.inner.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn.clone());
+                state.failures = 0;
+                state.retry_at = None;
+                Ok(conn)
+            }
+            Err(status) => {
+                state.failures = state.failures.saturating_add(1);
+                state.retry_at =
+                    Some(Instant::now() + backoff(state.failures, self.inner.config.max_backoff));
+                Err(status)
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<Arc<Conn>, Status> {
+        let config = &self.inner.config;
+        let url = &self.inner.url;
+        let unreachable = |e: &dyn std::fmt::Display| Status::unavailable(format!("cannot reach {url}: {e}"));
+        let mut request = url.as_str().into_client_request().map_err(|e| unreachable(&e))?;
+        request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static(SUBPROTOCOL));
+        let mut ws_config = WebSocketConfig::default();
+        ws_config.max_message_size = Some(config.max_message);
+        ws_config.max_frame_size = Some(config.max_message);
+        let (socket, _) = tokio::time::timeout(
+            config.connect_timeout,
+            tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true),
+        )
+        .await
+        .map_err(|e| unreachable(&e))?
+        .map_err(|e| unreachable(&e))?;
+        let (mut sink, stream) = socket.split();
+        let (tx, mut rx) = mpsc::channel::<Message>(1024);
+        let conn = Arc::new(Conn {
+            tx,
+            local: self.inner.local.clone(),
+            served: Arc::new(Served::new(config.max_in_flight)),
+            calls: Mutex::default(),
+            next: AtomicU64::new(1),
+            open: AtomicBool::new(true),
+        });
+        tokio::spawn(async move {
+            while let Some(message) = rx.recv().await {
+                if sink.send(message).await.is_err() {
+                    return;
+                }
+            }
+            let _ = sink.close().await;
+        });
+        tokio::spawn(read_messages(Arc::downgrade(&conn), stream, config.keepalive));
+        Ok(conn)
+    }
+}
+
+fn deadline() -> Status {
+    Status::deadline_exceeded("the deadline passed while waiting for the server")
+}
+
+/// 100 ms, doubling per failure, capped, with up to 50 % random jitter.
+fn backoff(failures: u32, max: Duration) -> Duration {
+    let base = Duration::from_millis(100).saturating_mul(1u32 << failures.min(16)).min(max);
+    let jitter = u32::try_from(uuid::Uuid::new_v4().as_u128() % 1000).unwrap_or(0);
+    base.mul_f64(0.5 + f64::from(jitter) / 2000.0)
+}
+
+/// Reads the server's messages; pings a silent server and gives up on a dead one.
+async fn read_messages<S>(conn: Weak<Conn>, mut stream: S, keepalive: Duration)
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let mut heard = tokio::time::Instant::now();
+    let idle = tokio::time::sleep(keepalive);
+    tokio::pin!(idle);
+    let why = loop {
+        tokio::select! {
+            message = stream.next() => {
+                heard = tokio::time::Instant::now();
+                let Some(c) = conn.upgrade() else { return };
+                match message {
+                    Some(Ok(Message::Text(text))) => c.deliver(text.as_str()),
+                    Some(Ok(Message::Close(frame))) => {
+                        break match frame {
+                            Some(f) => {
+                                let code = u16::from(f.code);
+                                format!("the server closed the connection ({code}: {})", f.reason)
+                            }
+                            None => "the server closed the connection".to_owned(),
+                        };
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => break format!("the connection to the server was lost: {e}"),
+                    None => break "the connection to the server was lost".to_owned(),
+                }
+            }
+            () = &mut idle => {
+                let now = tokio::time::Instant::now();
+                if now >= heard + keepalive * 3 {
+                    break "the server stopped answering".to_owned();
+                }
+                let Some(c) = conn.upgrade() else { return };
+                if now >= heard + keepalive {
+                    let _ = c.tx.try_send(Message::Ping(bytes::Bytes::new()));
+                    idle.as_mut().reset(now + keepalive);
+                } else {
+                    idle.as_mut().reset(heard + keepalive);
+                }
+            }
+        }
+    };
+    if let Some(c) = conn.upgrade() {
+        c.close(&Status::unavailable(why));
+    }
+}

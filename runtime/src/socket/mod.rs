@@ -1,0 +1,105 @@
+//! The socket binding: JSON-RPC 2.0 over WebSocket, specified in `docs/protocol.md`
+//! ("Socket binding").
+//!
+//! Calls are JSON-RPC requests whose `params` are the method's arguments by name (the REST
+//! body) plus the reserved `_meta` member (the Context); replies are responses; errors carry
+//! the REST problem document in `data`; server streams are subscriptions whose items arrive as
+//! notifications. [`SocketServer`] serves any [`Dispatch`](crate::Dispatch) as an axum route
+//! (beside REST on one port) or on its own listener; [`SocketClient`] calls it, reconnecting
+//! with jittered backoff.
+
+mod client;
+mod local;
+mod outbox;
+mod peer;
+mod server;
+pub mod wire;
+
+use std::time::Duration;
+
+pub use client::{EventStream, SocketClient, SocketEvent};
+pub use peer::SocketPeer;
+pub(crate) use server::serve_router;
+pub use server::{SocketServer, SocketShutdown};
+
+/// The WebSocket subprotocol (`Sec-WebSocket-Protocol`) of the JSON text mode.
+pub const SUBPROTOCOL: &str = "svcgen.jsonrpc.v1";
+
+/// The path a [`SocketServer`] is mounted at unless configured otherwise.
+pub const DEFAULT_PATH: &str = "/ws";
+
+/// What a server does when a connection's send buffer is full (the peer reads too slowly).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SlowReceiver {
+    /// The sender waits for room: a stream's producer is slowed down to the reader's pace,
+    /// responses wait their turn. Nothing is lost; the in-flight limit bounds the waiters.
+    #[default]
+    Wait,
+    /// The oldest queued notification (a stream item) is dropped to make room for a new one;
+    /// responses still wait. For live data where only the latest matters.
+    DropOldestNotifications,
+    /// The connection is closed (code 1008, policy violation).
+    Disconnect,
+}
+
+/// Limits and timings of a socket server or client.
+#[derive(Clone, Debug)]
+pub struct SocketConfig {
+    /// The largest message accepted, in bytes (default 16 MiB); a larger one closes the
+    /// connection with code 1009.
+    pub max_message: usize,
+    /// Calls (and open subscriptions) at once per connection (default 1024); one more is
+    /// answered `resource_exhausted` at once.
+    pub max_in_flight: usize,
+    /// Requests in one batch (default 1024); a larger batch is an invalid request.
+    pub max_batch: usize,
+    /// Messages queued for sending per connection (default 1024), then [`SlowReceiver`] applies.
+    pub send_buffer: usize,
+    /// The policy for a peer that does not read fast enough.
+    pub slow_receiver: SlowReceiver,
+    /// A silent connection is pinged after this, and closed after three times it (default 20 s).
+    pub keepalive: Duration,
+    /// How long a stopping server lets calls in flight finish before its close frame (default 10 s).
+    pub drain: Duration,
+    /// How long a client waits to connect, handshake included (default 5 s).
+    pub connect_timeout: Duration,
+    /// The longest a client waits between reconnection attempts (default 5 s).
+    pub max_backoff: Duration,
+    /// The HTTP path of the WebSocket endpoint (server side; default [`DEFAULT_PATH`]).
+    pub path: String,
+}
+
+impl Default for SocketConfig {
+    fn default() -> Self {
+        Self {
+            max_message: 16 << 20,
+            max_in_flight: 1024,
+            max_batch: 1024,
+            send_buffer: 1024,
+            slow_receiver: SlowReceiver::Wait,
+            keepalive: Duration::from_secs(20),
+            drain: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            max_backoff: Duration::from_secs(5),
+            path: DEFAULT_PATH.to_owned(),
+        }
+    }
+}
+
+/// Close codes the binding uses (RFC 6455, section 7.4.1).
+pub mod close_code {
+    /// The answer to the peer's close frame.
+    pub const NORMAL: u16 = 1000;
+    /// The server is shutting down (after its calls in flight finished).
+    pub const GOING_AWAY: u16 = 1001;
+    /// A frame that breaks the WebSocket protocol.
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A binary frame on a connection in JSON text mode.
+    pub const UNSUPPORTED_DATA: u16 = 1003;
+    /// Reserved: refusing a peer by policy (a peer dropped under
+    /// [`SlowReceiver::Disconnect`](super::SlowReceiver::Disconnect) is cut without a close frame).
+    pub const POLICY_VIOLATION: u16 = 1008;
+    /// A message larger than the limit.
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+}

@@ -1,0 +1,912 @@
+//! The socket server: an axum WebSocket route serving the Dispatcher over JSON-RPC 2.0.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::{Map, Value};
+use tokio::sync::{Notify, Semaphore, oneshot, watch};
+use tracing::Instrument as _;
+
+use super::outbox::{Kind, Out, Outbox};
+use super::wire::{self, CANCEL, INVALID_REQUEST, META, PARSE_ERROR, SUBSCRIBE};
+use super::{SUBPROTOCOL, SocketConfig, SocketPeer, close_code};
+use crate::context::Context;
+use crate::descriptor::{MethodDescriptor, MethodKind};
+use crate::dispatch::{Codec, Dispatch, Payload, Reply, run_call};
+use crate::queue::{Broker, ConsumerSpec};
+use crate::status::{Code, Status};
+
+type Services = Arc<HashMap<String, Arc<dyn Dispatch>>>;
+
+/// Serves services over JSON-RPC 2.0 on WebSocket (`docs/protocol.md`, "Socket binding").
+///
+/// ```no_run
+/// # async fn run(catalog: impl svcgen::Dispatch) -> std::io::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8081").await?;
+/// svcgen::socket::SocketServer::new().service(catalog).serve(listener).await // ws://127.0.0.1:8081/ws
+/// # }
+/// ```
+#[derive(Default)]
+pub struct SocketServer {
+    services: HashMap<String, Arc<dyn Dispatch>>,
+    config: SocketConfig,
+    events: Option<Arc<dyn Broker>>,
+    on_connect: Option<OnConnect>,
+}
+
+/// What a server does with each new connection's [`SocketPeer`].
+type OnConnect = Arc<dyn Fn(SocketPeer) + Send + Sync>;
+
+impl std::fmt::Debug for SocketServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketServer")
+            .field("services", &self.services.keys())
+            .field("config", &self.config)
+            .field("events", &self.events)
+            .field("on_connect", &self.on_connect.is_some())
+            .finish()
+    }
+}
+
+/// What every connection of one server shares.
+struct Shared {
+    services: Services,
+    config: SocketConfig,
+    events: Option<Arc<dyn Broker>>,
+    on_connect: Option<OnConnect>,
+    stop: watch::Receiver<bool>,
+    live: Arc<Live>,
+}
+
+/// Counts open connections, so a stopping server can wait for their close handshakes.
+#[derive(Default)]
+struct Live {
+    count: AtomicUsize,
+    changed: Notify,
+}
+
+struct LiveGuard(Arc<Live>);
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.0.count.fetch_sub(1, Ordering::AcqRel);
+        self.0.changed.notify_waiters();
+    }
+}
+
+/// Closes a server's connections gracefully: each stops reading, lets its calls in flight
+/// finish (up to the drain time), then sends a close frame with code 1001. Dropping it drops
+/// the connections at once (as a process that ends does).
+#[derive(Debug)]
+pub struct SocketShutdown {
+    stop: watch::Sender<bool>,
+    live: Arc<LiveDebug>,
+}
+
+/// `Live`, printable.
+struct LiveDebug(Arc<Live>);
+
+impl std::fmt::Debug for LiveDebug {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} connections", self.0.count.load(Ordering::Acquire))
+    }
+}
+
+impl SocketShutdown {
+    /// Closes every connection and waits until they are closed (or `wait` has passed).
+    pub async fn close(self, wait: std::time::Duration) {
+        let _ = self.stop.send(true);
+        let live = self.live.0.clone();
+        let _ = tokio::time::timeout(wait, async move {
+            loop {
+                let changed = live.changed.notified();
+                if live.count.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                changed.await;
+            }
+        })
+        .await;
+    }
+}
+
+impl SocketServer {
+    /// A server with no service yet.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a service (a generated `…Server`).
+    #[must_use]
+    pub fn service(self, service: impl Dispatch) -> Self {
+        self.shared_service(Arc::new(service))
+    }
+
+    /// Adds a shared service (one implementation served on several bindings).
+    #[must_use]
+    pub fn shared_service(mut self, service: Arc<dyn Dispatch>) -> Self {
+        let d = service.descriptor();
+        self.services.insert(format!("{}.{}", d.package, d.name), service);
+        self
+    }
+
+    /// Pushes the events published on `broker` to the connections that subscribe to them
+    /// (`svcgen.subscribe`): for each subscription the server consumes the event's subject
+    /// alone (every event published while it exists) and forwards each event as a
+    /// `svcgen.event` notification. Only events of the services served here can be subscribed
+    /// to (`{package}.{service}.{event}`).
+    #[must_use]
+    pub fn events(mut self, broker: impl Broker) -> Self {
+        self.events = Some(Arc::new(broker));
+        self
+    }
+
+    /// Calls `f` with each new connection's [`SocketPeer`], through which the server calls the
+    /// services that client exposes (`SocketClient::serve`): calls in both directions on one
+    /// connection. `f` runs on the connection's task: keep it short (store or spawn).
+    #[must_use]
+    pub fn on_connect(mut self, f: impl Fn(SocketPeer) + Send + Sync + 'static) -> Self {
+        self.on_connect = Some(Arc::new(f));
+        self
+    }
+
+    /// Limits, timings, the slow-receiver policy and the path.
+    #[must_use]
+    pub fn config(mut self, config: SocketConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The axum router with the WebSocket endpoint at the configured path, to serve or to merge
+    /// beside REST (`rest_router.merge(router)`), and the handle that closes its connections
+    /// (keep it while serving: dropping it drops them).
+    pub fn router(&self) -> (axum::Router, SocketShutdown) {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let live = Arc::new(Live::default());
+        let shared = Arc::new(Shared {
+            services: Arc::new(self.services.clone()),
+            config: self.config.clone(),
+            events: self.events.clone(),
+            on_connect: self.on_connect.clone(),
+            stop: stop_rx,
+            live: live.clone(),
+        });
+        let router =
+            axum::Router::new().route(&self.config.path, axum::routing::get(upgrade)).with_state(shared);
+        (router, SocketShutdown { stop: stop_tx, live: Arc::new(LiveDebug(live)) })
+    }
+
+    /// Serves on `listener` until the process ends.
+    ///
+    /// # Errors
+    /// When the listener fails.
+    pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        self.serve_until(listener, std::future::pending::<()>()).await
+    }
+
+    /// Serves until `shutdown` completes; then every connection drains its calls and is closed
+    /// with code 1001.
+    ///
+    /// # Errors
+    /// When the listener fails.
+    pub async fn serve_until(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let (router, closer) = self.router();
+        serve_router(listener, router, closer, self.config.drain, shutdown).await
+    }
+}
+
+/// Serves `router` (holding a socket route) until `shutdown`, then closes the sockets gracefully.
+pub(crate) async fn serve_router(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    closer: SocketShutdown,
+    drain: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stopped_tx, stopped_rx) = oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        let _ = stopped_tx.send(());
+    };
+    let serving = axum::serve(listener, router).with_graceful_shutdown(async move {
+        // HTTP stops accepting once the sockets were told to close.
+        let _ = stopped_rx.await;
+    });
+    let closing = async move {
+        signal.await;
+        // A little more than the drain, for the close handshakes.
+        closer.close(drain + std::time::Duration::from_secs(1)).await;
+    };
+    let (served, ()) = tokio::join!(serving, closing);
+    served
+}
+
+async fn upgrade(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {
+    let offered = ws.requested_protocols().next().is_some();
+    let max = shared.config.max_message;
+    let ws = ws.protocols([SUBPROTOCOL]).max_message_size(max).max_frame_size(max);
+    if offered && ws.selected_protocol().is_none() {
+        let status = Status::invalid_argument(format!(
+            "no subprotocol offered in Sec-WebSocket-Protocol is served here; \
+             this server speaks `{SUBPROTOCOL}`"
+        ));
+        let body = serde_json::to_vec(&status.to_problem(None)).unwrap_or_default();
+        return (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, crate::rest::PROBLEM_JSON)], body)
+            .into_response();
+    }
+    ws.on_upgrade(move |socket| serve_socket(socket, shared))
+}
+
+/// Why a connection's read loop ended.
+enum Exit {
+    /// The peer closed or vanished: nothing more to say.
+    Gone,
+    /// Close with this code and reason (after draining, for a shutdown).
+    Close(u16, String),
+    /// The outbox gave up on the peer (slow receiver, dead peer): drop it now.
+    Kill,
+    /// The peer sent a close frame: answer it (completing the close handshake), nothing else.
+    Closed,
+}
+
+/// The calls and subscriptions of one connection, for `svcgen.cancel` and for the end.
+#[derive(Default)]
+struct Registry {
+    tasks: HashMap<u64, Task>,
+    /// Request id (its JSON text) → task, while the call has not been answered.
+    ids: HashMap<String, u64>,
+    /// Subscription id → task.
+    subs: HashMap<String, u64>,
+}
+
+struct Task {
+    handle: tokio::task::AbortHandle,
+    id: Option<String>,
+    sub: Option<String>,
+}
+
+impl Registry {
+    fn remove(&mut self, n: u64) -> Option<tokio::task::AbortHandle> {
+        let task = self.tasks.remove(&n)?;
+        if let Some(id) = task.id
+            && self.ids.get(&id) == Some(&n)
+        {
+            self.ids.remove(&id);
+        }
+        if let Some(sub) = task.sub
+            && self.subs.get(&sub) == Some(&n)
+        {
+            self.subs.remove(&sub);
+        }
+        Some(task.handle)
+    }
+
+    /// A stream was answered: its request id may be used again; it is cancelled by subscription.
+    fn release_id(&mut self, n: u64) {
+        if let Some(id) = self.tasks.get_mut(&n).and_then(|t| t.id.take())
+            && self.ids.get(&id) == Some(&n)
+        {
+            self.ids.remove(&id);
+        }
+    }
+}
+
+/// One connection.
+struct Conn {
+    services: Services,
+    config: SocketConfig,
+    events: Option<Arc<dyn Broker>>,
+    /// The client, for the server's calls to it; its responses arrive here.
+    peer: SocketPeer,
+    outbox: Arc<Outbox>,
+    registry: Arc<Mutex<Registry>>,
+    slots: Arc<Semaphore>,
+    next: AtomicU64,
+}
+
+impl Conn {
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Cancels a connection's calls still running when it ends.
+struct CancelRemaining(Arc<Mutex<Registry>>);
+
+impl Drop for CancelRemaining {
+    fn drop(&mut self) {
+        let mut registry = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        for (_, task) in registry.tasks.drain() {
+            task.handle.abort();
+        }
+        registry.ids.clear();
+        registry.subs.clear();
+    }
+}
+
+async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
+    shared.live.count.fetch_add(1, Ordering::AcqRel);
+    let _live = LiveGuard(shared.live.clone());
+    let config = shared.config.clone();
+    let (mut sink, mut stream) = socket.split();
+    let outbox = Arc::new(Outbox::new(config.send_buffer, config.slow_receiver));
+    let writer = tokio::spawn({
+        let outbox = outbox.clone();
+        async move {
+            while let Some(out) = outbox.next().await {
+                let (message, last) = match out {
+                    Out::Text(text) => (Message::Text(text.into()), false),
+                    Out::Ping => (Message::Ping(bytes::Bytes::new()), false),
+                    Out::Close(code, reason) => {
+                        (Message::Close(Some(CloseFrame { code, reason: reason.into() })), true)
+                    }
+                };
+                if sink.send(message).await.is_err() || last {
+                    break;
+                }
+            }
+        }
+    });
+    let conn = Arc::new(Conn {
+        services: shared.services.clone(),
+        config: config.clone(),
+        events: shared.events.clone(),
+        peer: SocketPeer::new(outbox.clone()),
+        outbox: outbox.clone(),
+        registry: Arc::default(),
+        slots: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+        next: AtomicU64::new(1),
+    });
+    let cancel_remaining = CancelRemaining(conn.registry.clone());
+    if let Some(on_connect) = &shared.on_connect {
+        on_connect(conn.peer.clone());
+    }
+    let mut stop = shared.stop.clone();
+    // `true`: close gracefully; `false`: the server was dropped, and its connections with it.
+    let stopped = async move { stop.wait_for(|s| *s).await.is_ok() };
+    tokio::pin!(stopped);
+    let mut heard = tokio::time::Instant::now();
+    let idle = tokio::time::sleep(config.keepalive);
+    tokio::pin!(idle);
+    let exit = loop {
+        tokio::select! {
+            biased;
+            () = outbox.killed() => break Exit::Kill,
+            graceful = &mut stopped => break if graceful {
+                Exit::Close(close_code::GOING_AWAY, "the server is shutting down".into())
+            } else {
+                Exit::Kill
+            },
+            message = stream.next() => {
+                heard = tokio::time::Instant::now();
+                match message {
+                    None => break Exit::Gone,
+                    Some(Ok(Message::Close(_))) => break Exit::Closed,
+                    Some(Err(error)) => break exit_of(&error, config.max_message),
+                    Some(Ok(Message::Text(text))) => {
+                        // An answer waits for room in the send buffer; a peer that has not read
+                        // for three keepalive periods while it keeps sending is gone.
+                        let patience = config.keepalive * 3;
+                        let answered = tokio::time::timeout(patience, handle_text(&conn, text.as_str()));
+                        if answered.await.is_err() {
+                            tracing::debug!("closing a socket connection that sends but does not read");
+                            break Exit::Kill;
+                        }
+                    }
+                    Some(Ok(Message::Binary(_))) => break Exit::Close(
+                        close_code::UNSUPPORTED_DATA,
+                        format!("binary frames are not accepted: `{SUBPROTOCOL}` is JSON text"),
+                    ),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                }
+            }
+            () = &mut idle => {
+                let now = tokio::time::Instant::now();
+                // Silent for three keepalive periods, pings unanswered: the peer is gone.
+                if now >= heard + config.keepalive * 3 {
+                    tracing::debug!("closing a silent socket connection");
+                    break Exit::Kill;
+                }
+                if now >= heard + config.keepalive {
+                    outbox.ping();
+                    idle.as_mut().reset(now + config.keepalive);
+                } else {
+                    idle.as_mut().reset(heard + config.keepalive);
+                }
+            }
+        }
+    };
+    conn.peer.close();
+    match exit {
+        Exit::Closed => {
+            drop(cancel_remaining);
+            outbox.close_now(close_code::NORMAL, "");
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+        }
+        Exit::Gone | Exit::Kill => {
+            outbox.kill();
+            drop(cancel_remaining);
+            writer.abort();
+        }
+        Exit::Close(code, reason) => {
+            if code == close_code::GOING_AWAY {
+                let all = u32::try_from(config.max_in_flight.max(1)).unwrap_or(u32::MAX);
+                let _ = tokio::time::timeout(config.drain, conn.slots.acquire_many(all)).await;
+            } else {
+                tracing::debug!(code, reason, "closing a socket connection");
+            }
+            drop(cancel_remaining);
+            outbox.close(code, &reason);
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+            // The peer's close frame completes the handshake; a short wait for it.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+                while let Some(Ok(_)) = stream.next().await {}
+            })
+            .await;
+        }
+    }
+}
+
+/// What a read error means for the connection.
+fn exit_of(error: &axum::Error, max: usize) -> Exit {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    let inner = std::error::Error::source(error).and_then(|e| e.downcast_ref::<WsError>());
+    match inner {
+        Some(WsError::Capacity(_)) => {
+            Exit::Close(close_code::MESSAGE_TOO_BIG, format!("a message is larger than {max} bytes"))
+        }
+        Some(WsError::Protocol(e)) => Exit::Close(close_code::PROTOCOL_ERROR, e.to_string()),
+        Some(WsError::Utf8(_)) => Exit::Close(close_code::PROTOCOL_ERROR, "a text frame is not UTF-8".into()),
+        _ => Exit::Gone,
+    }
+}
+
+/// Handles one text message: a request, a notification, or a batch.
+async fn handle_text(conn: &Arc<Conn>, text: &str) {
+    let parsed = match serde_json::from_str::<Value>(text) {
+        Ok(value) => value,
+        Err(e) => {
+            let error = wire::plain_error(PARSE_ERROR, &format!("parse error: {e}"));
+            let _ = conn.outbox.push(wire::error_text(&Value::Null, error), Kind::Response).await;
+            return;
+        }
+    };
+    match parsed {
+        Value::Array(items) => handle_batch(conn, items).await,
+        Value::Object(object) => {
+            if let Started::Now(Some(response)) = start(conn, object, false) {
+                let _ = conn.outbox.push(response, Kind::Response).await;
+            }
+        }
+        _ => {
+            let error = wire::plain_error(INVALID_REQUEST, "invalid request: expected an object or an array");
+            let _ = conn.outbox.push(wire::error_text(&Value::Null, error), Kind::Response).await;
+        }
+    }
+}
+
+async fn handle_batch(conn: &Arc<Conn>, items: Vec<Value>) {
+    let refuse = |message: &str| wire::error_text(&Value::Null, wire::plain_error(INVALID_REQUEST, message));
+    if items.is_empty() {
+        let _ = conn.outbox.push(refuse("invalid request: an empty batch"), Kind::Response).await;
+        return;
+    }
+    if items.len() > conn.config.max_batch {
+        let message = format!("invalid request: more than {} requests in a batch", conn.config.max_batch);
+        let _ = conn.outbox.push(refuse(&message), Kind::Response).await;
+        return;
+    }
+    let mut answers = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Value::Object(object) => answers.push(start(conn, object, true)),
+            _ => answers.push(Started::Now(Some(refuse("invalid request: expected an object")))),
+        }
+    }
+    let outbox = conn.outbox.clone();
+    // Answered together once every call is done, without holding up the reader.
+    tokio::spawn(async move {
+        let mut responses = Vec::with_capacity(answers.len());
+        for answer in answers {
+            match answer {
+                Started::Now(Some(text)) => responses.push(text),
+                Started::Now(None) => {}
+                Started::Later(rx) => {
+                    if let Ok(text) = rx.await {
+                        responses.push(text);
+                    }
+                }
+            }
+        }
+        if !responses.is_empty() {
+            let mut out = String::with_capacity(responses.iter().map(|r| r.len() + 1).sum::<usize>() + 2);
+            out.push('[');
+            out.push_str(&responses.join(","));
+            out.push(']');
+            let _ = outbox.push(out, Kind::Response).await;
+        }
+    });
+}
+
+/// A request's answer: at once (or none, for a notification), or from its call task.
+enum Started {
+    Now(Option<String>),
+    Later(oneshot::Receiver<String>),
+}
+
+/// Where a call task sends its response.
+enum Respond {
+    /// Straight to the connection.
+    Push(Arc<Outbox>),
+    /// Into its batch's response.
+    Batch(oneshot::Sender<String>),
+    /// Nowhere: the request was a notification.
+    Nowhere,
+}
+
+impl Respond {
+    async fn send(self, text: String) {
+        match self {
+            Respond::Push(outbox) => {
+                let _ = outbox.push(text, Kind::Response).await;
+            }
+            Respond::Batch(tx) => {
+                let _ = tx.send(text);
+            }
+            Respond::Nowhere => {}
+        }
+    }
+}
+
+/// Checks one request and starts its call.
+fn start(conn: &Arc<Conn>, mut object: Map<String, Value>, in_batch: bool) -> Started {
+    // The id first: every later error is answered to it.
+    let id = match object.remove("id") {
+        None => None,
+        Some(id @ (Value::Null | Value::String(_) | Value::Number(_))) => Some(id),
+        Some(_) => {
+            let error = wire::plain_error(
+                INVALID_REQUEST,
+                "invalid request: `id` must be a string, a number or null",
+            );
+            return Started::Now(Some(wire::error_text(&Value::Null, error)));
+        }
+    };
+    let answer = |status: &Status, ctx: Option<&Context>| {
+        Started::Now(
+            id.as_ref()
+                .map(|id| wire::error_text(id, wire::error_object(status, ctx.map(Context::correlation_id)))),
+        )
+    };
+    let invalid = |message: &str| {
+        Started::Now(Some(wire::error_text(
+            id.as_ref().unwrap_or(&Value::Null),
+            wire::plain_error(INVALID_REQUEST, message),
+        )))
+    };
+    if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return invalid("invalid request: `jsonrpc` must be \"2.0\"");
+    }
+    let method = match object.remove("method") {
+        Some(Value::String(method)) => method,
+        Some(_) => return invalid("invalid request: `method` must be a string"),
+        None if object.contains_key("result") || object.contains_key("error") => {
+            // A response to one of the server's calls of the client (`SocketPeer`).
+            if let Some(n) = id.as_ref().and_then(Value::as_u64) {
+                let outcome = match (object.remove("result"), object.get("error")) {
+                    (_, Some(error)) => Err(wire::status_of_error(error)),
+                    (Some(result), None) => Ok(result),
+                    (None, None) => Err(Status::internal("a response without `result` or `error`")),
+                };
+                conn.peer.deliver(n, outcome);
+            }
+            return Started::Now(None);
+        }
+        None => return invalid("invalid request: `method` is missing"),
+    };
+    let mut params = match object.remove("params") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(params)) => params,
+        Some(Value::Array(_)) => {
+            let status = Status::invalid_argument("`params` must be an object of named parameters");
+            return answer(&status, None);
+        }
+        Some(_) => return invalid("invalid request: `params` must be an object"),
+    };
+    let ctx = match wire::context_of(params.remove(META).as_ref()) {
+        Ok(ctx) => ctx,
+        Err(status) => return answer(&status, None),
+    };
+    if method == CANCEL {
+        let found = cancel(conn, &params);
+        return Started::Now(id.map(|id| wire::result_text(&id, if found { b"true" } else { b"false" })));
+    }
+    if method == SUBSCRIBE {
+        let Some(id) = id else { return Started::Now(None) };
+        if in_batch {
+            let status = Status::invalid_argument("a subscription cannot be part of a batch");
+            return Started::Now(Some(wire::error_text(
+                &id,
+                wire::error_object(&status, Some(ctx.correlation_id())),
+            )));
+        }
+        return subscribe(conn, id, &params, ctx);
+    }
+    let Some((service, method_descriptor)) = find(&conn.services, &method) else {
+        let status = Status::unimplemented(format!("no method `{method}` here"));
+        return answer(&status, Some(&ctx));
+    };
+    if method_descriptor.kind == MethodKind::ServerStream {
+        if in_batch {
+            let status = Status::invalid_argument("a server stream cannot be part of a batch");
+            return answer(&status, Some(&ctx));
+        }
+        if id.is_none() {
+            // A stream asked for as a notification could never be read.
+            return Started::Now(None);
+        }
+    }
+    let Ok(slot) = conn.slots.clone().try_acquire_owned() else {
+        let status = Status::new(
+            Code::ResourceExhausted,
+            format!("more than {} calls in flight on this connection", conn.config.max_in_flight),
+        );
+        return answer(&status, Some(&ctx));
+    };
+    let payload = Payload::Json(Value::Object(params));
+    let span = tracing::info_span!(
+        "svcgen.call",
+        binding = "socket",
+        method = %method,
+        correlation_id = ctx.correlation_id()
+    );
+    if method_descriptor.kind == MethodKind::Oneway {
+        // Checked and acknowledged now, worked on in the background.
+        if let Err(status) = service.check(method_descriptor.name, &payload) {
+            drop(slot);
+            return answer(&status, Some(&ctx));
+        }
+        tokio::spawn(
+            async move {
+                if let Err(status) =
+                    run_call(&*service, method_descriptor.name, payload, Codec::Json, ctx).await
+                {
+                    tracing::warn!(%status, "oneway call failed");
+                }
+                drop(slot);
+            }
+            .instrument(span),
+        );
+        return Started::Now(id.map(|id| wire::result_text(&id, b"null")));
+    }
+    let (respond, started) = match (&id, in_batch) {
+        (None, _) => (Respond::Nowhere, Started::Now(None)),
+        (Some(_), true) => {
+            let (tx, rx) = oneshot::channel();
+            (Respond::Batch(tx), Started::Later(rx))
+        }
+        (Some(_), false) => (Respond::Push(conn.outbox.clone()), Started::Now(None)),
+    };
+    let n = conn.next.fetch_add(1, Ordering::Relaxed);
+    let sub = (method_descriptor.kind == MethodKind::ServerStream).then(|| format!("s{n}"));
+    let id_key = id.as_ref().map(Value::to_string);
+    let call = Call { conn: conn.clone(), n, id: id.unwrap_or(Value::Null), sub: sub.clone() };
+    // Locked across the spawn, so the call cannot unregister itself before it is registered.
+    let mut registry = conn.registry();
+    let task = tokio::spawn(
+        async move {
+            let result = run_call(&*service, method_descriptor.name, payload, Codec::Json, ctx.clone()).await;
+            call.finish(result, &ctx, respond).await;
+            drop(slot);
+        }
+        .instrument(span),
+    );
+    if let Some(key) = &id_key {
+        registry.ids.insert(key.clone(), n);
+    }
+    if let Some(sub) = &sub {
+        registry.subs.insert(sub.clone(), n);
+    }
+    registry.tasks.insert(n, Task { handle: task.abort_handle(), id: id_key, sub });
+    started
+}
+
+/// The service and method a JSON-RPC method name (`package.Service.method`) names.
+fn find(services: &Services, name: &str) -> Option<(Arc<dyn Dispatch>, &'static MethodDescriptor)> {
+    let (service, method) = name.rsplit_once('.')?;
+    let service = services.get(service)?;
+    let method = service.descriptor().method(method)?;
+    Some((service.clone(), method))
+}
+
+/// `svcgen.cancel`: stops the call with this `id`, or the subscription; whether it was found.
+fn cancel(conn: &Conn, params: &Map<String, Value>) -> bool {
+    let mut registry = conn.registry();
+    let n = match (params.get("subscription"), params.get("id")) {
+        (Some(Value::String(sub)), _) => registry.subs.get(sub).copied(),
+        (None, Some(id)) => registry.ids.get(&id.to_string()).copied(),
+        _ => None,
+    };
+    let Some(handle) = n.and_then(|n| registry.remove(n)) else { return false };
+    handle.abort();
+    true
+}
+
+/// A running call: answers, streams, and unregisters itself.
+struct Call {
+    conn: Arc<Conn>,
+    n: u64,
+    id: Value,
+    sub: Option<String>,
+}
+
+impl Call {
+    async fn finish(self, result: Result<Reply, Status>, ctx: &Context, respond: Respond) {
+        match result {
+            Ok(Reply::Value(bytes)) => respond.send(wire::result_text(&self.id, &bytes)).await,
+            Ok(Reply::Empty) => respond.send(wire::result_text(&self.id, b"null")).await,
+            Ok(Reply::Stream(mut items)) => {
+                let Some(sub) = self.sub.clone() else {
+                    let status = Status::internal("a method that is not a stream returned one");
+                    respond.send(wire::error_text(&self.id, wire::error_object(&status, None))).await;
+                    return self.unregister();
+                };
+                let started = serde_json::json!({ "subscription": sub }).to_string();
+                self.conn.registry().release_id(self.n);
+                respond.send(wire::result_text(&self.id, started.as_bytes())).await;
+                let outbox = &self.conn.outbox;
+                while let Some(item) = items.next().await {
+                    match item {
+                        Ok(bytes) => {
+                            if outbox.push(wire::item_text(&sub, &bytes), Kind::Notification).await.is_err() {
+                                return self.unregister();
+                            }
+                        }
+                        Err(status) => {
+                            let error = wire::error_object(&status, Some(ctx.correlation_id()));
+                            let params = serde_json::json!({ "subscription": sub, "error": error });
+                            let text = wire::notification_text(wire::STREAM_ERROR, params);
+                            let _ = outbox.push(text, Kind::Response).await;
+                            return self.unregister();
+                        }
+                    }
+                }
+                let params = serde_json::json!({ "subscription": sub });
+                let _ = outbox.push(wire::notification_text(wire::STREAM_END, params), Kind::Response).await;
+            }
+            Err(status) => {
+                if status.code() == Code::Internal {
+                    tracing::error!(%status, "call failed");
+                }
+                let error = wire::error_object(&status, Some(ctx.correlation_id()));
+                respond.send(wire::error_text(&self.id, error)).await;
+            }
+        }
+        self.unregister();
+    }
+
+    fn unregister(&self) {
+        self.conn.registry().remove(self.n);
+    }
+}
+
+/// `svcgen.subscribe`: starts pushing an event's occurrences to this connection.
+fn subscribe(conn: &Arc<Conn>, id: Value, params: &Map<String, Value>, ctx: Context) -> Started {
+    let refuse = |status: &Status| {
+        Started::Now(Some(wire::error_text(&id, wire::error_object(status, Some(ctx.correlation_id())))))
+    };
+    let Some(Value::String(event)) = params.get("event") else {
+        return refuse(&Status::invalid_fields(vec![crate::status::Violation {
+            field: "event".to_owned(),
+            message: "must be the event's subject, `package.service.event`".to_owned(),
+        }]));
+    };
+    let Some(broker) = conn.events.clone() else {
+        return refuse(&Status::unimplemented("this server pushes no events"));
+    };
+    // Events the services served here declare, only (not a method's subject, nor anyone's).
+    let served =
+        conn.services.values().any(|s| s.descriptor().events.iter().any(|e| e.subject == event.as_str()));
+    if !served {
+        return refuse(&Status::unimplemented(format!("no event `{event}` here")));
+    }
+    let Ok(slot) = conn.slots.clone().try_acquire_owned() else {
+        return refuse(&Status::new(
+            Code::ResourceExhausted,
+            format!("more than {} calls and subscriptions on this connection", conn.config.max_in_flight),
+        ));
+    };
+    let n = conn.next.fetch_add(1, Ordering::Relaxed);
+    let sub = format!("e{n}");
+    let id_key = id.to_string();
+    let call = Call { conn: conn.clone(), n, id, sub: Some(sub.clone()) };
+    let subject = event.clone();
+    let span = tracing::info_span!("svcgen.subscription", binding = "socket", subject = %subject);
+    let mut registry = conn.registry();
+    let task = tokio::spawn(
+        async move {
+            call.push_events(broker, &subject, &ctx).await;
+            drop(slot);
+        }
+        .instrument(span),
+    );
+    registry.ids.insert(id_key.clone(), n);
+    registry.subs.insert(sub.clone(), n);
+    registry.tasks.insert(n, Task { handle: task.abort_handle(), id: Some(id_key), sub: Some(sub) });
+    Started::Now(None)
+}
+
+/// An event message as a `CloudEvents` JSON event (structured mode); `None` if its data cannot
+/// be read.
+fn cloud_event(message: &crate::queue::Message) -> Option<String> {
+    use crate::queue::events::ce;
+    let data: Value = match message.header(crate::queue::header::CONTENT_TYPE) {
+        None | Some("application/json") => serde_json::from_slice(&message.body).ok()?,
+        Some("application/msgpack") => rmp_serde::from_slice(&message.body).ok()?,
+        Some(_) => return None,
+    };
+    let mut event = Map::new();
+    event.insert("specversion".into(), ce::VERSION.into());
+    for (name, header) in [("id", ce::ID), ("source", ce::SOURCE), ("type", ce::TYPE), ("time", ce::TIME)] {
+        if let Some(value) = message.header(header) {
+            event.insert(name.into(), value.into());
+        }
+    }
+    event.insert("datacontenttype".into(), "application/json".into());
+    if let Some(tp) = message.header(ce::TRACEPARENT) {
+        event.insert("traceparent".into(), tp.into());
+    }
+    if let Some(id) = message.header(crate::queue::header::CORRELATION_ID) {
+        event.insert("correlationid".into(), id.into());
+    }
+    event.insert("data".into(), data);
+    Some(Value::Object(event).to_string())
+}
+
+impl Call {
+    /// Consumes `subject` and forwards its events until cancelled or the connection ends.
+    async fn push_events(self, broker: Arc<dyn Broker>, subject: &str, ctx: &Context) {
+        let mut deliveries = match broker.consume(ConsumerSpec::alone(subject)).await {
+            Ok(deliveries) => deliveries,
+            Err(status) => {
+                let error = wire::error_object(&status, Some(ctx.correlation_id()));
+                let _ = self.conn.outbox.push(wire::error_text(&self.id, error), Kind::Response).await;
+                return self.unregister();
+            }
+        };
+        let Some(sub) = self.sub.clone() else { return self.unregister() };
+        let started = serde_json::json!({ "subscription": sub }).to_string();
+        self.conn.registry().release_id(self.n);
+        let outbox = &self.conn.outbox;
+        if outbox.push(wire::result_text(&self.id, started.as_bytes()), Kind::Response).await.is_err() {
+            return self.unregister();
+        }
+        while let Some(delivery) = deliveries.next().await {
+            let Some(event) = cloud_event(&delivery.message) else {
+                tracing::warn!(subject, "an event that is not readable was not pushed");
+                let _ = delivery.ack().await;
+                continue;
+            };
+            if outbox.push(wire::event_text(&sub, &event), Kind::Notification).await.is_err() {
+                return self.unregister();
+            }
+            let _ = delivery.ack().await;
+        }
+        let status = Status::unavailable("the event broker is gone");
+        let error = wire::error_object(&status, Some(ctx.correlation_id()));
+        let params = serde_json::json!({ "subscription": sub, "error": error });
+        let _ = outbox.push(wire::notification_text(wire::STREAM_ERROR, params), Kind::Response).await;
+        self.unregister();
+    }
+}

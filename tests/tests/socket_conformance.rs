@@ -1,0 +1,560 @@
+//! The conformance suite over the socket binding (JSON-RPC 2.0 over WebSocket), a real server on
+//! 127.0.0.1, and the socket's own behaviour: bad input, batches, limits, reconnection, shutdown.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::{Value, json};
+use svcgen::Code;
+use svcgen::socket::{SUBPROTOCOL, SlowReceiver, SocketConfig, SocketServer};
+use svcgen_tests::conformance::{ConformanceImpl, Fixture};
+use svcgen_tests::fixture_conformance::conformance::{ConformanceClient, ConformanceServer, Item};
+use svcgen_tests::fixture_conformance_v2::conformance as v2;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+struct AbortOnDrop(tokio::task::JoinHandle<std::io::Result<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A socket server with this configuration on a free port; its `ws://` URL.
+async fn serve(config: SocketConfig) -> (String, AbortOnDrop) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let addr = listener.local_addr().expect("bound");
+    let server =
+        SocketServer::new().config(config).service(ConformanceServer::new(ConformanceImpl::default()));
+    (format!("ws://{addr}/ws"), AbortOnDrop(tokio::spawn(server.serve(listener))))
+}
+
+async fn socket() -> Fixture {
+    let (url, guard) = serve(SocketConfig::default()).await;
+    Fixture {
+        client: ConformanceClient::socket(&url).expect("a ws URL"),
+        v2: v2::ConformanceClient::socket(&url).expect("a ws URL"),
+        broker: svcgen_tests::conformance::memory_events(),
+        guard: Box::new(guard),
+    }
+}
+
+svcgen_tests::conformance_suite!(socket);
+
+type Raw = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A hand-driven WebSocket connection offering our subprotocol.
+async fn raw(url: &str) -> Raw {
+    let mut request = url.into_client_request().expect("a URL");
+    request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static(SUBPROTOCOL));
+    let (socket, response) = tokio_tungstenite::connect_async(request).await.expect("connected");
+    assert_eq!(
+        response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()),
+        Some(SUBPROTOCOL),
+        "the server selects the subprotocol"
+    );
+    socket
+}
+
+/// The next text message, parsed (pings skipped); panics after 5 s.
+async fn next_json(socket: &mut Raw) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("an answer within 5 s")
+            .expect("the connection is open")
+            .expect("a message");
+        match message {
+            Message::Text(text) => {
+                return serde_json::from_str(text.as_str()).expect("the server sends JSON");
+            }
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("expected text, got {other:?}"),
+        }
+    }
+}
+
+/// The close frame the server ends the connection with: its code.
+async fn close_code(socket: &mut Raw) -> u16 {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("the server closes within 5 s");
+        match message {
+            Some(Ok(Message::Close(Some(frame)))) => return frame.code.into(),
+            Some(Ok(Message::Close(None))) | None => panic!("closed without a code"),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => panic!("the connection failed instead of closing: {e}"),
+        }
+    }
+}
+
+/// A JSON-RPC request to a method of the conformance service.
+fn request(id: Value, method: &str, params: Value) -> Value {
+    let mut request = serde_json::Map::new();
+    request.insert("jsonrpc".into(), "2.0".into());
+    request.insert("id".into(), id);
+    request.insert("method".into(), format!("conformance.Conformance.{method}").into());
+    request.insert("params".into(), params);
+    Value::Object(request)
+}
+
+async fn send(socket: &mut Raw, value: &Value) {
+    socket.send(Message::Text(value.to_string().into())).await.expect("sent");
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_standard_errors_and_the_connection_stays_usable() {
+    let (url, _server) = serve(SocketConfig::default()).await;
+    let mut socket = raw(&url).await;
+
+    socket.send(Message::Text("{not json".into())).await.expect("sent");
+    let answer = next_json(&mut socket).await;
+    assert_eq!((answer["error"]["code"].clone(), answer["id"].clone()), (json!(-32700), Value::Null));
+
+    for not_jsonrpc in
+        [json!(42), json!({"hello": "world"}), json!({"jsonrpc": "1.0", "method": "x", "id": 1})]
+    {
+        send(&mut socket, &not_jsonrpc).await;
+        let answer = next_json(&mut socket).await;
+        assert_eq!(answer["error"]["code"], -32600, "{not_jsonrpc} → {answer}");
+    }
+
+    send(&mut socket, &json!({"jsonrpc": "2.0", "id": 7, "method": "conformance.Conformance.nope"})).await;
+    let answer = next_json(&mut socket).await;
+    assert_eq!(
+        (answer["id"].clone(), answer["error"]["code"].clone()),
+        (json!(7), json!(-32601)),
+        "{answer}"
+    );
+    assert_eq!(answer["error"]["data"]["code"], "unimplemented");
+
+    let wrong = request(json!("w"), "get", json!({"name": 5}));
+    send(&mut socket, &wrong).await;
+    let answer = next_json(&mut socket).await;
+    assert_eq!(
+        (answer["id"].clone(), answer["error"]["code"].clone()),
+        (json!("w"), json!(-32602)),
+        "{answer}"
+    );
+
+    let positional =
+        json!({"jsonrpc": "2.0", "id": 8, "method": "conformance.Conformance.get", "params": ["x"]});
+    send(&mut socket, &positional).await;
+    assert_eq!(next_json(&mut socket).await["error"]["code"], -32602);
+
+    // A typed domain error: the server range, the problem document in `data`.
+    let missing = json!({"jsonrpc": "2.0", "id": 9, "method": "conformance.Conformance.get",
+        "params": {"name": "gone", "_meta": {"correlation_id": "corr-9"}}});
+    send(&mut socket, &missing).await;
+    let answer = next_json(&mut socket).await;
+    assert_eq!(answer["error"]["code"], -32000, "{answer}");
+    assert_eq!(answer["error"]["data"]["type"], "urn:svcgen:error:conformance.NoSuchItem");
+    assert_eq!(answer["error"]["data"]["error"], json!({"name": "gone"}));
+    assert_eq!(answer["error"]["data"]["correlation_id"], "corr-9");
+
+    // Still serving, on this connection.
+    let ok = request(json!(10), "slow", json!({"millis": 1}));
+    send(&mut socket, &ok).await;
+    assert_eq!(next_json(&mut socket).await, json!({"jsonrpc": "2.0", "id": 10, "result": 1}));
+}
+
+#[tokio::test]
+async fn a_binary_frame_in_text_mode_closes_with_1003_and_others_are_served() {
+    let (url, _server) = serve(SocketConfig::default()).await;
+    let mut bad = raw(&url).await;
+    let mut good = raw(&url).await;
+    bad.send(Message::Binary(vec![0x93, 1, 2, 3].into())).await.expect("sent");
+    assert_eq!(close_code(&mut bad).await, 1003);
+    let call = request(json!(1), "slow", json!({"millis": 1}));
+    send(&mut good, &call).await;
+    assert_eq!(next_json(&mut good).await["result"], 1);
+}
+
+#[tokio::test]
+async fn an_oversize_message_closes_with_1009_and_others_are_served() {
+    let config = SocketConfig { max_message: 64 * 1024, ..SocketConfig::default() };
+    let (url, _server) = serve(config).await;
+    let mut big = raw(&url).await;
+    let mut other = raw(&url).await;
+    let huge = json!({"jsonrpc": "2.0", "id": 1, "method": "conformance.Conformance.echo",
+        "params": {"data": "", "text": "x".repeat(200 * 1024)}});
+    // The server may close before the whole message is written: the send may fail.
+    let _ = big.send(Message::Text(huge.to_string().into())).await;
+    assert_eq!(close_code(&mut big).await, 1009);
+    let call = request(json!(2), "slow", json!({"millis": 1}));
+    send(&mut other, &call).await;
+    assert_eq!(next_json(&mut other).await["result"], 1);
+
+    // Our client, told the limit, refuses to send what the server would refuse; not told, it
+    // sees the connection closed (`unavailable`, naming code 1009) and reconnects for the next call.
+    let limited = svcgen::socket::SocketClient::with_config(
+        &url,
+        SocketConfig { max_message: 64 * 1024, ..SocketConfig::default() },
+    )
+    .expect("a ws URL");
+    let bytes = || svcgen::Bytes(vec![0; 100 * 1024]);
+    let status = ConformanceClient::new(limited).echo(bytes(), String::new(), None, None, None).await;
+    assert_eq!(status.expect_err("too large").code(), Code::PayloadTooLarge);
+    let unlimited = ConformanceClient::socket(&url).expect("a ws URL");
+    let status = unlimited.echo(bytes(), String::new(), None, None, None).await.expect_err("refused");
+    assert_eq!(status.code(), Code::Unavailable, "{status}");
+    assert!(status.message().contains("1009"), "{status}");
+    assert_eq!(unlimited.slow(3).await.expect("a new connection"), 3);
+}
+
+#[tokio::test]
+async fn a_foreign_subprotocol_is_refused() {
+    let (url, _server) = serve(SocketConfig::default()).await;
+    let mut request = url.as_str().into_client_request().expect("a URL");
+    request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("mqtt"));
+    let error = tokio_tungstenite::connect_async(request).await.expect_err("refused");
+    assert!(error.to_string().contains("400"), "{error}");
+}
+
+#[tokio::test]
+async fn a_batch_is_answered_in_one_message() {
+    let (url, _server) = serve(SocketConfig::default()).await;
+    let mut socket = raw(&url).await;
+    let batch = json!([
+        {"jsonrpc": "2.0", "id": 1, "method": "conformance.Conformance.slow", "params": {"millis": 30}},
+        {"jsonrpc": "2.0", "method": "conformance.Conformance.record", "params": {"note": "from a batch"}},
+        {"jsonrpc": "2.0", "id": 2, "method": "conformance.Conformance.get", "params": {"name": "none"}},
+        {"jsonrpc": "2.0", "id": 3, "method": "conformance.Conformance.count", "params": {"up_to": 2}},
+        {"jsonrpc": "2.0", "id": 4, "method": "conformance.Conformance.nope"},
+        17,
+    ]);
+    send(&mut socket, &batch).await;
+    let answer = next_json(&mut socket).await;
+    let answers = answer.as_array().expect("a batch response");
+    assert_eq!(answers.len(), 5, "the notification has no response: {answer}");
+    let by_id = |id: Value| answers.iter().find(|a| a["id"] == id).cloned().unwrap_or(Value::Null);
+    assert_eq!(by_id(json!(1))["result"], 30);
+    assert_eq!(by_id(json!(2))["error"]["code"], -32000);
+    assert_eq!(by_id(json!(3))["error"]["code"], -32602, "a stream cannot be batched");
+    assert_eq!(by_id(json!(4))["error"]["code"], -32601);
+    assert_eq!(by_id(Value::Null)["error"]["code"], -32600, "17 is not a request");
+
+    send(&mut socket, &json!([])).await;
+    assert_eq!(next_json(&mut socket).await["error"]["code"], -32600);
+}
+
+#[tokio::test]
+async fn a_stream_is_a_subscription_that_can_be_cancelled() {
+    let (url, _server) = serve(SocketConfig::default()).await;
+    let mut socket = raw(&url).await;
+    let call = request(json!(1), "count", json!({"up_to": 2}));
+    send(&mut socket, &call).await;
+    let answer = next_json(&mut socket).await;
+    let sub = answer["result"]["subscription"].as_str().expect("a subscription id").to_owned();
+    for i in 1..=2 {
+        let item = next_json(&mut socket).await;
+        assert_eq!(item["method"], "svcgen.stream.item");
+        assert_eq!(item["params"], json!({"subscription": sub, "item": i}));
+    }
+    let end = next_json(&mut socket).await;
+    assert_eq!(
+        (end["method"].clone(), end["params"]["subscription"].clone()),
+        (json!("svcgen.stream.end"), json!(sub))
+    );
+
+    // A long stream, cancelled: the server confirms, and the items stop.
+    let call = request(json!(2), "count", json!({"up_to": 1_000_000}));
+    send(&mut socket, &call).await;
+    let sub = next_json(&mut socket).await["result"]["subscription"].clone();
+    send(
+        &mut socket,
+        &json!({"jsonrpc": "2.0", "id": 3, "method": "svcgen.cancel", "params": {"subscription": sub}}),
+    )
+    .await;
+    let mut after_confirm = 0;
+    let mut confirmed = false;
+    loop {
+        let next = tokio::time::timeout(Duration::from_millis(300), socket.next()).await;
+        let Ok(Some(Ok(Message::Text(text)))) = next else { break };
+        let message: Value = serde_json::from_str(text.as_str()).expect("JSON");
+        if message["id"] == 3 {
+            assert_eq!(message["result"], true);
+            confirmed = true;
+        } else if confirmed {
+            after_confirm += 1;
+        }
+    }
+    assert!(confirmed, "the cancel was answered");
+    assert_eq!(after_confirm, 0, "no item after the cancel was confirmed");
+
+    // Dropping a client's stream cancels it too; the connection goes on.
+    let client = ConformanceClient::socket(&url).expect("a ws URL");
+    let mut counting = client.count(1_000_000, None).await.expect("count starts");
+    assert_eq!(counting.next().await.map(|r| r.expect("an item")), Some(1));
+    drop(counting);
+    assert_eq!(client.slow(1).await.expect("still serving"), 1);
+}
+
+#[tokio::test]
+async fn too_many_calls_in_flight_are_refused_not_queued() {
+    let config = SocketConfig { max_in_flight: 2, ..SocketConfig::default() };
+    let (url, _server) = serve(config).await;
+    let mut socket = raw(&url).await;
+    for id in 1..=3 {
+        let call = request(json!(id), "slow", json!({"millis": 300}));
+        send(&mut socket, &call).await;
+    }
+    let first = next_json(&mut socket).await;
+    assert_eq!((first["id"].clone(), first["error"]["code"].clone()), (json!(3), json!(-32007)), "{first}");
+    assert_eq!(first["error"]["data"]["code"], "resource_exhausted");
+    let mut ok: Vec<i64> = Vec::new();
+    for _ in 0..2 {
+        ok.push(next_json(&mut socket).await["id"].as_i64().expect("an id"));
+    }
+    ok.sort_unstable();
+    assert_eq!(ok, [1, 2]);
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_is_disconnected_and_memory_stays_bounded() {
+    let config =
+        SocketConfig { send_buffer: 8, slow_receiver: SlowReceiver::Disconnect, ..SocketConfig::default() };
+    let (url, _server) = serve(config).await;
+    let mut lazy = raw(&url).await;
+    // Big items, a long stream, and this client never reads: TCP buffers fill, then the send
+    // buffer, then the server gives up on the connection.
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "conformance.Conformance.echo",
+        "params": {"data": "", "text": "y".repeat(1000)}});
+    let stream = request(json!(2), "count", json!({"up_to": 100_000_000}));
+    send(&mut lazy, &call).await;
+    send(&mut lazy, &stream).await;
+    // Meanwhile another connection is served.
+    let client = ConformanceClient::socket(&url).expect("a ws URL");
+    assert_eq!(client.slow(1).await.expect("served"), 1);
+    // The lazy connection ends: after what was buffered, the stream stops (no end, no more
+    // items), within a few seconds.
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut items = 0u64;
+        loop {
+            match lazy.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    let message: Value = serde_json::from_str(text.as_str()).expect("JSON");
+                    assert_ne!(
+                        message["method"], "svcgen.stream.end",
+                        "a stream of 10^8 items cannot have ended"
+                    );
+                    items += 1;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return items,
+            }
+        }
+    })
+    .await
+    .expect("the server dropped the slow connection");
+    assert!(ended < 100_000_000, "{ended} messages arrived");
+    assert_eq!(client.slow(2).await.expect("still served"), 2);
+}
+
+#[tokio::test]
+async fn the_client_reconnects_to_a_restarted_server() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let addr = listener.local_addr().expect("bound");
+    let start = |listener| {
+        let server = SocketServer::new().service(ConformanceServer::new(ConformanceImpl::default()));
+        AbortOnDrop(tokio::spawn(server.serve(listener)))
+    };
+    let server = start(listener);
+    let client = ConformanceClient::socket(&format!("ws://{addr}/ws")).expect("a ws URL");
+    client.put(Item { name: "before".into(), count: 1, tags: Vec::new(), note: None }).await.expect("put");
+
+    // A call in flight when the server goes fails with `unavailable`.
+    let slow = tokio::spawn({
+        let client = client.clone();
+        async move { client.slow(10_000).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(server);
+    let status = tokio::time::timeout(Duration::from_secs(5), slow)
+        .await
+        .expect("failed at once")
+        .expect("not panicked")
+        .expect_err("the server is gone");
+    assert_eq!(status.code(), Code::Unavailable, "{status}");
+
+    let listener = tokio::net::TcpListener::bind(addr).await.expect("the same port again");
+    let _server = start(listener);
+    let mut last = None;
+    for _ in 0..100 {
+        match client.slow(1).await {
+            Ok(n) => {
+                assert_eq!(n, 1);
+                return;
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::Unavailable, "{status}");
+                last = Some(status);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("never reconnected: {last:?}");
+}
+
+#[tokio::test]
+async fn shutdown_drains_calls_then_closes_with_1001() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let url = format!("ws://{}/ws", listener.local_addr().expect("bound"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = SocketServer::new().service(ConformanceServer::new(ConformanceImpl::default()));
+    let serving = tokio::spawn(server.serve_until(listener, async { stopped.await.unwrap_or(()) }));
+    let mut socket = raw(&url).await;
+    let call = request(json!(1), "slow", json!({"millis": 300}));
+    send(&mut socket, &call).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let _ = stop.send(());
+    assert_eq!(next_json(&mut socket).await["result"], 300, "the call in flight finishes first");
+    assert_eq!(close_code(&mut socket).await, 1001);
+    tokio::time::timeout(Duration::from_secs(5), serving)
+        .await
+        .expect("the server stops")
+        .expect("not panicked")
+        .expect("no error");
+}
+
+#[tokio::test]
+async fn a_silent_peer_is_dropped() {
+    let config = SocketConfig { keepalive: Duration::from_millis(100), ..SocketConfig::default() };
+    let (url, _server) = serve(config).await;
+    // A raw TCP client that upgrades and then never answers a ping.
+    let mut socket = raw(&url).await;
+    let started = std::time::Instant::now();
+    // Read nothing (so no pong goes back) for a while, then see the connection is gone.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let gone = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return true,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await
+    .expect("the server dropped the silent peer");
+    assert!(gone && started.elapsed() >= Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn a_peer_that_sends_but_never_reads_is_dropped() {
+    let config =
+        SocketConfig { send_buffer: 4, keepalive: Duration::from_millis(200), ..SocketConfig::default() };
+    let (url, _server) = serve(config).await;
+    let socket = raw(&url).await;
+    let (mut sink, mut stream) = socket.split();
+    // Garbage, each answered with a parse error this client never reads: the answers fill the
+    // TCP buffers, then the send buffer; the server stops waiting and drops the connection.
+    let flood = tokio::spawn(async move {
+        let garbage = format!("{{{}", "x".repeat(4000));
+        for _ in 0..100_000 {
+            if sink.send(Message::Text(garbage.clone().into())).await.is_err() {
+                return true;
+            }
+        }
+        false
+    });
+    let cut = tokio::time::timeout(Duration::from_secs(30), flood)
+        .await
+        .expect("the server dropped the connection within 30 s")
+        .expect("not panicked");
+    assert!(cut, "100 000 messages were taken without being read");
+    // What was buffered can still be read; then the connection is gone.
+    let mut answers = 0u32;
+    while let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::from_secs(5), stream.next()).await {
+        answers += 1;
+    }
+    assert!(answers < 100_000, "{answers}");
+    // Others are served.
+    let client = ConformanceClient::socket(&url).expect("a ws URL");
+    assert_eq!(client.slow(1).await.expect("served"), 1);
+}
+
+#[tokio::test]
+async fn under_drop_oldest_a_slow_reader_loses_items_not_the_end() {
+    let config = SocketConfig {
+        send_buffer: 8,
+        slow_receiver: SlowReceiver::DropOldestNotifications,
+        ..SocketConfig::default()
+    };
+    let (url, _server) = serve(config).await;
+    let mut socket = raw(&url).await;
+    send(&mut socket, &request(json!(1), "count", json!({"up_to": 300_000}))).await;
+    let sub = next_json(&mut socket).await["result"]["subscription"].clone();
+    // Not reading for a while: the producer runs ahead, dropping what does not fit.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut last = 0u64;
+    let mut items = 0u64;
+    loop {
+        let message = next_json(&mut socket).await;
+        assert_eq!(message["params"]["subscription"], sub);
+        if message["method"] == "svcgen.stream.end" {
+            break;
+        }
+        let item = message["params"]["item"].as_u64().expect("an item");
+        assert!(item > last, "in order: {item} after {last}");
+        (last, items) = (item, items + 1);
+    }
+    assert!(items < 300_000, "some items were dropped: {items} arrived");
+    assert_eq!(last, 300_000, "the newest item is never the one dropped");
+}
+
+#[tokio::test]
+async fn a_close_from_the_client_is_answered() {
+    let (url, _server) = serve(SocketConfig::default()).await;
+    let mut socket = raw(&url).await;
+    // A stream in full flow: the server answers the close, not with more items.
+    send(&mut socket, &request(json!(1), "count", json!({"up_to": 1_000_000}))).await;
+    assert!(next_json(&mut socket).await["result"]["subscription"].is_string());
+    socket.close(None).await.expect("close sent");
+    let answered = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(_))) => return true,
+                Some(Ok(_)) => {} // items sent before the server read the close
+                Some(Err(_)) | None => return false,
+            }
+        }
+    })
+    .await
+    .expect("the server answers within 5 s");
+    assert!(answered, "the server closed the connection without its close frame");
+}
+
+#[tokio::test]
+async fn hostile_json_shapes_are_answered_not_fatal() {
+    let (url, _server) = serve(SocketConfig::default()).await;
+    let mut socket = raw(&url).await;
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let get = r#""method":"conformance.Conformance.get""#;
+    let whoami = r#""method":"conformance.Conformance.whoami""#;
+    let hostile = [
+        (deep.clone(), -32700),
+        (r#"{"jsonrpc":"2.0","id":{"a":1},"method":"x"}"#.to_owned(), -32600),
+        (r#"{"jsonrpc":"2.0","id":1,"method":7}"#.to_owned(), -32600),
+        (format!(r#"{{"jsonrpc":"2.0","id":1,{get},"params":"name"}}"#), -32600),
+        (format!(r#"{{"jsonrpc":"2.0","id":1,{get},"params":{{"_meta":7}}}}"#), -32602),
+        (
+            format!(r#"{{"jsonrpc":"2.0","id":1,{whoami},"params":{{"_meta":{{"metadata":{{"a":1}}}}}}}}"#),
+            -32602,
+        ),
+        (r#"{"jsonrpc":"2.0","id":1e999,"method":"x"}"#.to_owned(), -32700),
+        (r#"{"jsonrpc":"2.0","id":1,"method":"..."}"#.to_owned(), -32601),
+        (r#"{"jsonrpc":"2.0","id":1,"method":"svcgen.subscribe","params":{"event":3}}"#.to_owned(), -32602),
+        ("\u{0}".to_owned(), -32700),
+    ];
+    for (text, code) in hostile {
+        socket.send(Message::Text(text.clone().into())).await.expect("sent");
+        let answer = next_json(&mut socket).await;
+        assert_eq!(answer["error"]["code"], code, "{} → {answer}", &text[..text.len().min(80)]);
+    }
+    let (sent, received) = (request(json!(2), "slow", json!({"millis": 1})), json!(1));
+    send(&mut socket, &sent).await;
+    assert_eq!(next_json(&mut socket).await["result"], received);
+}

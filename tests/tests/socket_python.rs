@@ -1,0 +1,65 @@
+//! Proof of the standard: a client we did not write (Python's `websockets` package, driven by
+//! `tests/python/socket_client.py`) calls the socket binding, gets a typed error, receives
+//! pushed stream notifications and events, and a batch response. Fails when Python (`python3`, or
+//! `$PYTHON`) is missing; installs `websockets` with pip on first use, as the `OpenAPI` test does.
+
+use std::time::Duration;
+
+use svcgen::socket::SocketServer;
+use svcgen_tests::conformance::ConformanceImpl;
+use svcgen_tests::fixture_conformance::conformance::ConformanceServer;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_websockets_client_speaks_the_protocol() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let url = format!("ws://{}/ws", listener.local_addr().expect("bound"));
+    let broker = svcgen::queue::MemoryBroker::new();
+    let server = SocketServer::new()
+        .service(ConformanceServer::new(ConformanceImpl::default()))
+        .events(broker.clone());
+    let serving = tokio::spawn(server.serve(listener));
+    // Events all along: the script gets those published while it is subscribed.
+    let publishing = tokio::spawn(async move {
+        let publisher = svcgen::queue::events::EventPublisher::new(broker);
+        let data = serde_json::json!({"name": "pen"});
+        let subject = "conformance.conformance.stored";
+        loop {
+            publisher.publish(subject, &svcgen::Context::new(), &data).await.expect("published");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/socket_client.py");
+    let python = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
+    // The script gives up by itself after 30 s.
+    let run = |python: std::ffi::OsString, url: String| async move {
+        let run = tokio::task::spawn_blocking(move || {
+            let output = std::process::Command::new(&python).arg(script).arg(url).output();
+            output.unwrap_or_else(|e| panic!("cannot run {}: {e}", python.to_string_lossy()))
+        });
+        tokio::time::timeout(Duration::from_secs(60), run)
+            .await
+            .expect("the script finishes within 60 s")
+            .expect("not panicked")
+    };
+    let mut output = run(python.clone(), url.clone()).await;
+    if output.status.code() == Some(2) {
+        // `websockets` is missing: install it once (PyPI is reachable here), then retry.
+        let installed = std::process::Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "websockets"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(installed, "`websockets` is not installed and pip could not install it");
+        output = run(python, url).await;
+    }
+    serving.abort();
+    publishing.abort();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.trim() == "ok",
+        "the Python client failed ({}); is `websockets` installed (`python3 -m pip install websockets`)?\n\
+         stdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+}
