@@ -111,10 +111,10 @@ impl NatsBroker {
         Ok(message)
     }
 
-    /// A subscription's messages, once the server has registered it (flushed, so a request
-    /// sent right after `listen` or `inbox` returns finds it).
+    /// A subscription's messages, once the server has registered it, so that a request sent
+    /// right after `listen` or `inbox` returns, on any connection, finds it.
     async fn messages(&self, subscriber: async_nats::Subscriber) -> Result<Messages, Status> {
-        self.client.flush().await.map_err(|e| unavailable("flush", &e))?;
+        round_trip(&self.client).await?;
         let broker = self.clone();
         Ok(Box::pin(subscriber.then(move |m| {
             let broker = broker.clone();
@@ -183,6 +183,25 @@ impl NatsBroker {
         Ok(stream)
     }
 }
+
+/// Returns once the server has processed everything this connection sent before: a message to
+/// a fresh inbox of ours comes back only after the server handled the commands before it (it
+/// reads a connection in order). `flush` is not enough: it only writes the buffer to the socket,
+/// so a subscription could still be unknown to the server when another connection publishes.
+pub(crate) async fn round_trip(client: &async_nats::Client) -> Result<(), Status> {
+    let probe = client.new_inbox();
+    let mut echo = client.subscribe(probe.clone()).await.map_err(|e| unavailable("subscribe", &e))?;
+    client.publish(probe, bytes::Bytes::new()).await.map_err(|e| unavailable("publish", &e))?;
+    client.flush().await.map_err(|e| unavailable("flush", &e))?;
+    match tokio::time::timeout(ROUND_TRIP_TIMEOUT, echo.next()).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(Status::unavailable("NATS round trip failed: the connection closed")),
+        Err(_) => Err(Status::unavailable("NATS round trip failed: no answer from the server")),
+    }
+}
+
+/// How long [`round_trip`] waits for the server.
+const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A name `JetStream` accepts (no `.`, `*`, `>` or spaces) made from `text`.
 fn js_name(prefix: &str, text: &str) -> String {
