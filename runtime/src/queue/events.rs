@@ -118,7 +118,11 @@ pub fn event_message<T: Serialize + ?Sized>(
 ) -> Result<Message, Status> {
     let body = match codec {
         Codec::Json => {
-            serde_json::to_vec(data).map_err(|e| Status::internal(format!("event not encoded: {e}")))?
+            // Room for a small event up front (growing from empty reallocates at every doubling).
+            let mut out = Vec::with_capacity(256);
+            serde_json::to_writer(&mut out, data)
+                .map_err(|e| Status::internal(format!("event not encoded: {e}")))?;
+            out
         }
         Codec::MsgPack => {
             rmp_serde::to_vec_named(data).map_err(|e| Status::internal(format!("event not encoded: {e}")))?

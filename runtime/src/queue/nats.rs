@@ -42,6 +42,8 @@ pub struct NatsBroker {
     bodies: Arc<tokio::sync::OnceCell<async_nats::jetstream::object_store::ObjectStore>>,
     /// The event streams known to exist (bounded: one per subject in use).
     streams: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// The `JetStream` context, made once (not per publish).
+    jetstream: Arc<std::sync::OnceLock<async_nats::jetstream::Context>>,
 }
 
 impl std::fmt::Debug for NatsBroker {
@@ -51,6 +53,12 @@ impl std::fmt::Debug for NatsBroker {
 }
 
 impl NatsBroker {
+    /// How long `JetStream` remembers a published event's id (`Nats-Msg-Id`, which
+    /// `publish_durable` sets to the event's `ce-id`) and drops a message with the same id as a
+    /// duplicate: the `duplicate_window` of the event streams this broker makes (10 minutes, the
+    /// same as a subscriber's default dedupe window).
+    pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(600);
+
     /// Connects to `url` (`nats://127.0.0.1:4222`).
     ///
     /// # Errors
@@ -67,7 +75,12 @@ impl NatsBroker {
     /// A broker on a connection the caller made (its own options, credentials, TLS).
     #[must_use]
     pub fn from_client(client: async_nats::Client) -> Self {
-        Self { client, bodies: Arc::default(), streams: Arc::default() }
+        Self { client, bodies: Arc::default(), streams: Arc::default(), jetstream: Arc::default() }
+    }
+
+    /// The `JetStream` context of the connection (made on first use, inside the runtime).
+    fn jetstream(&self) -> &async_nats::jetstream::Context {
+        self.jetstream.get_or_init(|| async_nats::jetstream::new(self.client.clone()))
     }
 
     /// The bucket of large bodies, created on first use (idempotently).
@@ -117,14 +130,20 @@ impl NatsBroker {
         round_trip(&self.client).await?;
         let broker = self.clone();
         Ok(Box::pin(subscriber.then(move |m| {
-            let broker = broker.clone();
-            async move { broker.incoming(m).await }
+            let message = message_of(&m);
+            // (Only a claim check needs the broker: most messages go through without a clone of it.)
+            let broker = message.header(header::BODY_REF).is_some().then(|| broker.clone());
+            async move {
+                match broker {
+                    Some(broker) => broker.incoming(message).await,
+                    None => message,
+                }
+            }
         })))
     }
 
     /// The message as it came in, its large body fetched (and deleted: one receiver claims it).
-    async fn incoming(&self, nats: async_nats::Message) -> Message {
-        let mut message = message_of(nats);
+    async fn incoming(&self, mut message: Message) -> Message {
         let Some(name) = message.header(header::BODY_REF).map(str::to_owned) else { return message };
         let fetched = async {
             let store = self.bodies().await?;
@@ -155,11 +174,12 @@ impl NatsBroker {
     /// The `JetStream` stream of the durable messages on `subject`, `svcgen_{subject}` (dots
     /// as `_`), made on first use (idempotently).
     async fn stream(&self, subject: &str) -> Result<async_nats::jetstream::stream::Stream, Status> {
-        let js = async_nats::jetstream::new(self.client.clone());
+        let js = self.jetstream();
         let config = async_nats::jetstream::stream::Config {
             name: stream_name(subject),
             subjects: vec![subject.to_owned()],
             max_age: EVENT_MAX_AGE,
+            duplicate_window: Self::DUPLICATE_WINDOW,
             description: Some("svcgen: durable events".to_owned()),
             ..Default::default()
         };
@@ -256,13 +276,32 @@ fn header_map(message: &Message) -> async_nats::HeaderMap {
     headers
 }
 
+/// A durable message's NATS headers: `Nats-Msg-Id` is the event's id (`ce-id`), so that
+/// `JetStream` drops the same event published again within [`NatsBroker::DUPLICATE_WINDOW`], from any
+/// process. (A copy the message carries already, as a dead letter does from its delivery, is
+/// replaced.)
+fn durable_header_map(message: &Message) -> async_nats::HeaderMap {
+    let mut headers = async_nats::HeaderMap::new();
+    let id_header: &str = async_nats::header::NATS_MESSAGE_ID.as_ref();
+    for (name, value) in &message.headers {
+        if !name.eq_ignore_ascii_case(id_header) {
+            headers.append(name.as_str(), value.as_str());
+        }
+    }
+    if let Some(id) = message.header(crate::queue::events::ce::ID) {
+        headers.insert(async_nats::header::NATS_MESSAGE_ID, id);
+    }
+    headers
+}
+
 /// A NATS message as ours; the server's "no responders" status becomes a reply of that kind.
-fn message_of(nats: async_nats::Message) -> Message {
-    let mut headers = Vec::new();
+fn message_of(nats: &async_nats::Message) -> Message {
+    let mut headers = Vec::with_capacity(nats.headers.as_ref().map_or(0, async_nats::HeaderMap::len) + 1);
     if let Some(map) = &nats.headers {
         for (name, values) in map.iter() {
+            let name: &str = name.as_ref();
             for value in values {
-                headers.push((name.to_string().to_ascii_lowercase(), value.as_str().to_owned()));
+                headers.push((lower_case(name), value.as_str().to_owned()));
             }
         }
     }
@@ -270,11 +309,16 @@ fn message_of(nats: async_nats::Message) -> Message {
         headers.push((header::KIND.to_owned(), ReplyKind::NoResponders.as_str().to_owned()));
     }
     Message {
-        subject: nats.subject.to_string(),
-        reply_to: nats.reply.map(|r| r.to_string()),
+        subject: nats.subject.as_str().to_owned(),
+        reply_to: nats.reply.as_ref().map(|r| r.as_str().to_owned()),
         headers,
-        body: nats.payload,
+        body: nats.payload.clone(),
     }
+}
+
+/// `name` in lower case (one allocation; header names are usually lower case already).
+fn lower_case(name: &str) -> String {
+    if name.bytes().any(|b| b.is_ascii_uppercase()) { name.to_ascii_lowercase() } else { name.to_owned() }
 }
 
 impl Broker for NatsBroker {
@@ -333,9 +377,9 @@ impl Broker for NatsBroker {
             if !known {
                 self.stream(&message.subject).await?;
             }
-            let js = async_nats::jetstream::new(self.client.clone());
-            let headers = header_map(&message);
-            let ack = js
+            let headers = durable_header_map(&message);
+            let ack = self
+                .jetstream()
                 .publish_with_headers(message.subject, headers, message.body)
                 .await
                 .map_err(|e| unavailable("JetStream publish", &e))?;
@@ -385,7 +429,7 @@ impl Broker for NatsBroker {
                         }
                     };
                     let attempt = message.info().map_or(1, |info| u32::try_from(info.delivered).unwrap_or(1));
-                    let ours = message_of(message.message.clone());
+                    let ours = message_of(&message.message);
                     let settle = NatsSettle { broker, message };
                     Some(Delivery::new(ours, attempt, dead_letter, Box::new(settle)))
                 }
