@@ -278,8 +278,10 @@ impl<B: Broker> Subscriber<B> {
                 while handling.try_join_next().is_some() {}
                 let Ok(slot) = slots.clone().acquire_owned().await else { break };
                 let shared = shared.clone();
+                // (Boxed: the handling future is large, and a task moves its future around whole.)
+                let handle = Box::pin(async move { shared.handle(delivery).await });
                 handling.spawn(async move {
-                    shared.handle(delivery).await;
+                    handle.await;
                     drop(slot);
                 });
             }
