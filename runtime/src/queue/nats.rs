@@ -271,9 +271,49 @@ fn unavailable(what: &str, e: &impl std::fmt::Display) -> Status {
 fn header_map(message: &Message) -> async_nats::HeaderMap {
     let mut headers = async_nats::HeaderMap::new();
     for (name, value) in &message.headers {
-        headers.append(name.as_str(), value.as_str());
+        append(&mut headers, name, value);
     }
     headers
+}
+
+/// The names our messages carry, known statically (no copy of the name per message).
+const KNOWN_NAMES: [&str; 16] = [
+    header::CALL,
+    header::KIND,
+    header::CORRELATION_ID,
+    header::TRACEPARENT,
+    header::DEADLINE_MS,
+    header::CONTENT_TYPE,
+    header::BODY_REF,
+    header::ATTEMPT,
+    crate::queue::events::ce::ID,
+    crate::queue::events::ce::SOURCE,
+    crate::queue::events::ce::TYPE,
+    crate::queue::events::ce::SPECVERSION,
+    crate::queue::events::ce::TIME,
+    crate::queue::events::ce::TRACEPARENT,
+    header::DEAD_LETTER_REASON,
+    header::DEAD_LETTER_SUBJECT,
+];
+
+/// Adds one header. A name or value NATS cannot carry (a `:` or a control character in the
+/// name, a line break in the value: async-nats would panic on them) is left out and logged.
+fn append(headers: &mut async_nats::HeaderMap, name: &str, value: &str) {
+    if value.contains(['\r', '\n']) {
+        tracing::warn!(header = %name, "a header value with a line break was left out");
+        return;
+    }
+    let name = match KNOWN_NAMES.iter().find(|known| **known == name) {
+        Some(known) => async_nats::header::HeaderName::from_static(known),
+        None => match name.parse::<async_nats::header::HeaderName>() {
+            Ok(name) => name,
+            Err(e) => {
+                tracing::warn!(header = %name, error = %e, "a header name NATS cannot carry was left out");
+                return;
+            }
+        },
+    };
+    headers.append(name, value);
 }
 
 /// A durable message's NATS headers: `Nats-Msg-Id` is the event's id (`ce-id`), so that
@@ -285,7 +325,7 @@ fn durable_header_map(message: &Message) -> async_nats::HeaderMap {
     let id_header: &str = async_nats::header::NATS_MESSAGE_ID.as_ref();
     for (name, value) in &message.headers {
         if !name.eq_ignore_ascii_case(id_header) {
-            headers.append(name.as_str(), value.as_str());
+            append(&mut headers, name, value);
         }
     }
     if let Some(id) = message.header(crate::queue::events::ce::ID) {
@@ -436,5 +476,37 @@ impl Broker for NatsBroker {
             });
             Ok(Box::pin(deliveries) as Deliveries)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_nats_cannot_carry_are_left_out_not_a_panic() {
+        let message = Message::default()
+            .with_header(header::CALL, "7")
+            .with_header("svcgen-meta-a:b", "x")
+            .with_header("svcgen-meta-c", "one\r\ntwo")
+            .with_header("svcgen-meta-d", "fine");
+        let headers = header_map(&message);
+        assert_eq!(headers.get(header::CALL).map(async_nats::HeaderValue::as_str), Some("7"));
+        assert_eq!(headers.get("svcgen-meta-d").map(async_nats::HeaderValue::as_str), Some("fine"));
+        assert!(headers.get("svcgen-meta-c").is_none());
+        assert_eq!(headers.iter().count(), 2);
+    }
+
+    #[test]
+    fn a_durable_message_carries_its_event_id_for_jetstream() {
+        let message = Message::default()
+            .with_header(crate::queue::events::ce::ID, "e-1")
+            .with_header("nats-msg-id", "stale");
+        let headers = durable_header_map(&message);
+        let ids: Vec<&str> = headers
+            .get_all(async_nats::header::NATS_MESSAGE_ID)
+            .map(async_nats::HeaderValue::as_str)
+            .collect();
+        assert_eq!(ids, ["e-1"]);
     }
 }
