@@ -270,10 +270,15 @@ fn unavailable(what: &str, e: &impl std::fmt::Display) -> Status {
 /// Our message as NATS headers.
 fn header_map(message: &Message) -> async_nats::HeaderMap {
     let mut headers = async_nats::HeaderMap::new();
-    for (name, value) in &message.headers {
-        append(&mut headers, name, value);
+    for (i, (name, value)) in message.headers.iter().enumerate() {
+        append(&mut headers, name, value, repeated(&message.headers[..i], name));
     }
     headers
+}
+
+/// Whether `name` is among `earlier` (a handful of headers: cheaper than a second hash lookup).
+fn repeated(earlier: &[(String, String)], name: &str) -> bool {
+    earlier.iter().any(|(n, _)| n == name)
 }
 
 /// The names our messages carry, known statically (no copy of the name per message).
@@ -296,9 +301,11 @@ const KNOWN_NAMES: [&str; 16] = [
     header::DEAD_LETTER_SUBJECT,
 ];
 
-/// Adds one header. A name or value NATS cannot carry (a `:` or a control character in the
-/// name, a line break in the value: async-nats would panic on them) is left out and logged.
-fn append(headers: &mut async_nats::HeaderMap, name: &str, value: &str) {
+/// Adds one header (`repeated`: another value of a name already there; else the first, stored
+/// with one hash lookup instead of two). A name or value NATS cannot carry (a `:` or a control
+/// character in the name, a line break in the value: async-nats would panic on them) is left out
+/// and logged.
+fn append(headers: &mut async_nats::HeaderMap, name: &str, value: &str, repeated: bool) {
     if value.contains(['\r', '\n']) {
         tracing::warn!(header = %name, "a header value with a line break was left out");
         return;
@@ -313,7 +320,11 @@ fn append(headers: &mut async_nats::HeaderMap, name: &str, value: &str) {
             }
         },
     };
-    headers.append(name, value);
+    if repeated {
+        headers.append(name, value);
+    } else {
+        headers.insert(name, value);
+    }
 }
 
 /// A durable message's NATS headers: `Nats-Msg-Id` is the event's id (`ce-id`), so that
@@ -323,9 +334,9 @@ fn append(headers: &mut async_nats::HeaderMap, name: &str, value: &str) {
 fn durable_header_map(message: &Message) -> async_nats::HeaderMap {
     let mut headers = async_nats::HeaderMap::new();
     let id_header: &str = async_nats::header::NATS_MESSAGE_ID.as_ref();
-    for (name, value) in &message.headers {
+    for (i, (name, value)) in message.headers.iter().enumerate() {
         if !name.eq_ignore_ascii_case(id_header) {
-            append(&mut headers, name, value);
+            append(&mut headers, name, value, repeated(&message.headers[..i], name));
         }
     }
     if let Some(id) = message.header(crate::queue::events::ce::ID) {
@@ -489,9 +500,12 @@ mod tests {
             .with_header(header::CALL, "7")
             .with_header("svcgen-meta-a:b", "x")
             .with_header("svcgen-meta-c", "one\r\ntwo")
-            .with_header("svcgen-meta-d", "fine");
+            .with_header("svcgen-meta-d", "fine")
+            .with_header("svcgen-meta-d", "twice");
         let headers = header_map(&message);
         assert_eq!(headers.get(header::CALL).map(async_nats::HeaderValue::as_str), Some("7"));
+        let both: Vec<&str> = headers.get_all("svcgen-meta-d").map(async_nats::HeaderValue::as_str).collect();
+        assert_eq!(both, ["fine", "twice"], "a repeated header keeps every value");
         assert_eq!(headers.get("svcgen-meta-d").map(async_nats::HeaderValue::as_str), Some("fine"));
         assert!(headers.get("svcgen-meta-c").is_none());
         assert_eq!(headers.iter().count(), 2);
