@@ -201,6 +201,7 @@ pub async fn raw_stream(js: &async_nats::jetstream::Context) -> Result<(), Strin
         name: RAW_STREAM.to_owned(),
         subjects: vec![RAW_EVENT.to_owned()],
         max_age: Duration::from_secs(7 * 24 * 3600),
+        duplicate_window: svcgen::queue::NatsBroker::DUPLICATE_WINDOW,
         description: Some("svcgen: durable events".to_owned()),
         ..Default::default()
     };
