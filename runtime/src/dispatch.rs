@@ -42,9 +42,13 @@ impl Codec {
     /// Encodes a value.
     pub fn encode<T: Serialize + ?Sized>(self, value: &T) -> Result<bytes::Bytes, Status> {
         match self {
-            Codec::Json => serde_json::to_vec(value)
-                .map(bytes::Bytes::from)
-                .map_err(|e| Status::internal(format!("cannot encode the reply: {e}"))),
+            Codec::Json => {
+                // Room for a typical message up front, as below.
+                let mut out = Vec::with_capacity(512);
+                serde_json::to_writer(&mut out, value)
+                    .map(|()| bytes::Bytes::from(out))
+                    .map_err(|e| Status::internal(format!("cannot encode the reply: {e}")))
+            }
             Codec::MsgPack => {
                 // Room for a typical message up front: growing from empty reallocates ~8 times for 1 KiB.
                 let mut out = Vec::with_capacity(256);

@@ -62,3 +62,84 @@ pub fn cut_amqp_connection(name: &str, reason: &str) {
         .expect("rabbitmqctl runs");
     assert!(closed.status.success(), "{}", String::from_utf8_lossy(&closed.stderr));
 }
+
+/// A NATS server of the test's own (`nats-server -js`, on a free port of 127.0.0.1, its
+/// `JetStream` store in a directory of its own), so a test can kill and restart it without
+/// disturbing the shared one. Killed when dropped; the store directory is removed.
+#[derive(Debug)]
+pub struct PrivateNats {
+    port: u16,
+    store: std::path::PathBuf,
+    process: Option<std::process::Child>,
+}
+
+/// The `nats-server` binary (`SVCGEN_NATS_SERVER`, else `/usr/sbin/nats-server` when it exists,
+/// else `nats-server` on the `PATH`).
+fn nats_server_binary() -> String {
+    std::env::var("SVCGEN_NATS_SERVER").unwrap_or_else(|_| {
+        if std::path::Path::new("/usr/sbin/nats-server").exists() {
+            "/usr/sbin/nats-server".to_owned()
+        } else {
+            "nats-server".to_owned()
+        }
+    })
+}
+
+impl PrivateNats {
+    /// Starts one, and waits until it accepts connections.
+    #[must_use]
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let store = std::env::temp_dir().join(format!("svcgen-nats-{}", svcgen::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&store).expect("a store directory");
+        let mut server = Self { port, store, process: None };
+        server.restart();
+        server
+    }
+
+    /// Its URL, `nats://127.0.0.1:{port}`.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server process (`SIGKILL`: no goodbye to its clients) and waits for it to end.
+    pub fn kill(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.kill().expect("nats-server killed");
+            process.wait().expect("nats-server ended");
+        }
+    }
+
+    /// Starts the server (again) on the same port and store directory, and waits until it
+    /// accepts connections.
+    pub fn restart(&mut self) {
+        self.kill();
+        let binary = nats_server_binary();
+        let process = std::process::Command::new(&binary)
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .arg(&self.store)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("this test runs its own NATS server, `{binary}`, which cannot start: {e}")
+            });
+        self.process = Some(process);
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(15), "nats-server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for PrivateNats {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}

@@ -1,6 +1,7 @@
 //! Events on every broker (in memory, NATS, `RabbitMQ`): group and broadcast delivery,
-//! retries, dead letters, dedupe, bad input, the `CloudEvents` headers; and a `RabbitMQ`
-//! connection cut while events flow.
+//! retries, dead letters, dedupe, bad input, the `CloudEvents` headers; a `RabbitMQ`
+//! connection cut and a NATS server restart while events flow; `JetStream`'s server-side
+//! dedupe of a re-published event.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -56,12 +57,26 @@ async fn recorder<B: Broker>(
     seen: &Seen,
     fail: fn(u32, u32) -> bool,
 ) -> svcgen::queue::events::Subscription {
+    busy_recorder(subscriber, member, seen, fail, Duration::ZERO).await
+}
+
+/// A [`recorder`] that takes `pause` over each event, as a handler doing real work would.
+async fn busy_recorder<B: Broker>(
+    subscriber: Subscriber<B, u32>,
+    member: &'static str,
+    seen: &Seen,
+    fail: fn(u32, u32) -> bool,
+    pause: Duration,
+) -> svcgen::queue::events::Subscription {
     let seen = seen.clone();
     subscriber
         .start(move |event: svcgen::queue::events::Event<u32>| {
             let seen = seen.clone();
             async move {
                 seen.lock().expect("lock").push((member, event.data, event.attempt));
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
                 if fail(event.data, event.attempt) {
                     return Err(Status::unavailable(format!("attempt {} failed on purpose", event.attempt)));
                 }
@@ -79,8 +94,11 @@ fn never(_: u32, _: u32) -> bool {
 /// Two members of a group share the events; each event is handled once.
 async fn group_shares_events<B: Broker + Clone>(broker: B) {
     let seen = Seen::default();
-    let _a = recorder(Subscriber::group(broker.clone(), SUBJECT, "billing"), "a", &seen, never).await;
-    let _b = recorder(Subscriber::group(broker.clone(), SUBJECT, "billing"), "b", &seen, never).await;
+    // Busy members, one event at a time: while one works, the other takes the next.
+    let member = || Subscriber::group(broker.clone(), SUBJECT, "billing").max_in_flight(1);
+    let pause = Duration::from_millis(5);
+    let _a = busy_recorder(member(), "a", &seen, never, pause).await;
+    let _b = busy_recorder(member(), "b", &seen, never, pause).await;
     let publisher = EventPublisher::new(broker);
     for n in 0..60 {
         publisher.publish(SUBJECT, &Context::new(), &n).await.expect("published");
@@ -462,4 +480,109 @@ async fn rabbitmq_connection_loss_loses_no_event() {
     assert!(twice.is_empty(), "handled more than once: {twice:?}");
     assert_eq!(counts.len(), EVENTS as usize);
     amqp_cleanup(&prefix).await;
+}
+
+/// A counting subscriber (a member of `billing`) whose handler takes a little time, so that
+/// deliveries are in flight when a fault comes.
+async fn counting<B: Broker + Clone>(
+    broker: &B,
+    counts: &Arc<Mutex<BTreeMap<u32, usize>>>,
+) -> svcgen::queue::events::Subscription {
+    let counts = counts.clone();
+    Subscriber::group(broker.clone(), SUBJECT, "billing")
+        .retry(fast(50))
+        .start(move |event: svcgen::queue::events::Event<u32>| {
+            let counts = counts.clone();
+            async move {
+                *counts.lock().expect("lock").entry(event.data).or_default() += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                Ok(())
+            }
+        })
+        .await
+        .expect("subscribed")
+}
+
+/// Publishes events `0..EVENTS` as `fault-{n}`, each until it is acknowledged: a publish that
+/// fails (the broker is away) is published again with the same id, as a real producer does.
+fn produce<B: Broker + Clone>(broker: &B, give_up: Duration) -> tokio::task::JoinHandle<()> {
+    let publisher = EventPublisher::new(broker.clone());
+    tokio::spawn(async move {
+        for n in 0..EVENTS {
+            let id = format!("fault-{n}");
+            let started = Instant::now();
+            while let Err(status) = publisher.publish_with_id(SUBJECT, &id, &Context::new(), &n).await {
+                assert!(started.elapsed() < give_up, "event {n} never published: {status}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(15)).await;
+        }
+    })
+}
+
+/// The NATS server is killed and restarted (same port, same `JetStream` store) while events flow:
+/// the broker reconnects, the group's consumer pulls on, and every published event is handled,
+/// exactly once (the subscriber's dedupe drops redeliveries of events whose acknowledgement was
+/// lost; `JetStream` drops re-published ones).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_server_restart_loses_no_event() {
+    let mut server = brokers::PrivateNats::start();
+    let broker = svcgen::queue::NatsBroker::connect(&server.url()).await.expect("the test's own NATS server");
+    let counts: Arc<Mutex<BTreeMap<u32, usize>>> = Arc::default();
+    let _s = counting(&broker, &counts).await;
+    let publishing = produce(&broker, Duration::from_secs(60));
+    eventually("events flowing", Duration::from_secs(20), || counts.lock().expect("lock").len() >= 30).await;
+    server.kill();
+    let during = counts.lock().expect("lock").len();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(!publishing.is_finished(), "the server went away while events flowed");
+    server.restart();
+    publishing.await.expect("every event published");
+    // (Events whose acknowledgement was lost come again after the 30 s acknowledgement wait.)
+    eventually("every event handled", Duration::from_secs(90), || {
+        counts.lock().expect("lock").len() == EVENTS as usize
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let counts = counts.lock().expect("lock").clone();
+    let twice: Vec<_> = counts.iter().filter(|(_, c)| **c != 1).collect();
+    assert!(twice.is_empty(), "handled more than once: {twice:?}");
+    assert_eq!(counts.len(), EVENTS as usize);
+    assert!(during < EVENTS as usize - 50, "the restart came early in the flow ({during} handled before)");
+}
+
+/// `JetStream` drops an event published again with the same id (`Nats-Msg-Id` is the `ce-id`),
+/// from another connection as from another process: a subscriber without dedupe of its own
+/// handles it once. The event streams' duplicate window is `NatsBroker::DUPLICATE_WINDOW`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_drops_a_republished_event_server_side() {
+    let prefix = format!("t{}", svcgen::Uuid::new_v4().simple());
+    let broker = svcgen::queue::Namespace::new(&prefix, brokers::nats().await);
+    let other_process = svcgen::queue::Namespace::new(&prefix, brokers::nats().await);
+    let seen = Seen::default();
+    let subscriber = Subscriber::group(broker.clone(), SUBJECT, "billing").dedupe(Duration::ZERO, 0);
+    let _s = recorder(subscriber, "a", &seen, never).await;
+    let ctx = Context::new();
+    EventPublisher::new(broker.clone())
+        .publish_with_id(SUBJECT, "same-1", &ctx, &1)
+        .await
+        .expect("published");
+    EventPublisher::new(other_process.clone())
+        .publish_with_id(SUBJECT, "same-1", &ctx, &1)
+        .await
+        .expect("published again");
+    EventPublisher::new(broker.clone())
+        .publish_with_id(SUBJECT, "same-1", &ctx, &1)
+        .await
+        .expect("and again");
+    EventPublisher::new(broker).publish_with_id(SUBJECT, "other-2", &ctx, &2).await.expect("published");
+    eventually("both events", Duration::from_secs(20), || seen_data(&seen).contains(&2)).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(seen_data(&seen), [1, 2], "JetStream kept one copy of `same-1`");
+    let js = async_nats::jetstream::new(brokers::nats().await.client().clone());
+    let mut stream = js.get_stream(format!("svcgen_{prefix}_probe_orders_placed")).await.expect("the stream");
+    let info = stream.info().await.expect("its configuration");
+    assert_eq!(info.config.duplicate_window, svcgen::queue::NatsBroker::DUPLICATE_WINDOW);
+    assert_eq!(info.state.messages, 2, "two messages stored");
+    nats_cleanup(&prefix).await;
 }

@@ -128,7 +128,11 @@ pub fn event_message<T: Serialize + ?Sized>(
 ) -> Result<Message, Status> {
     let body = match codec {
         Codec::Json => {
-            serde_json::to_vec(data).map_err(|e| Status::internal(format!("event not encoded: {e}")))?
+            // Room for a small event up front (growing from empty reallocates at every doubling).
+            let mut out = Vec::with_capacity(256);
+            serde_json::to_writer(&mut out, data)
+                .map_err(|e| Status::internal(format!("event not encoded: {e}")))?;
+            out
         }
         Codec::MsgPack => {
             rmp_serde::to_vec_named(data).map_err(|e| Status::internal(format!("event not encoded: {e}")))?
@@ -423,8 +427,10 @@ impl<B: Broker, T> Subscriber<B, T> {
                 while handling.try_join_next().is_some() {}
                 let Ok(slot) = slots.clone().acquire_owned().await else { break };
                 let shared = shared.clone();
+                // (Boxed: the handling future is large, and a task moves its future around whole.)
+                let handle = Box::pin(async move { shared.handle(delivery).await });
                 handling.spawn(async move {
-                    shared.handle(delivery).await;
+                    handle.await;
                     drop(slot);
                 });
             }

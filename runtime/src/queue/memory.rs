@@ -195,9 +195,13 @@ impl Broker for MemoryBroker {
                 tracing::warn!(subject = %message.subject, "a durable message nobody consumes is dropped");
             }
             let message = with_attempt(message, 1);
-            for queue in queues {
-                // (A lone consumer that is gone takes its messages with it.)
-                let _ = queue.send(message.clone()).await;
+            // (A lone consumer that is gone takes its messages with it.) The last queue takes the
+            // message itself, the others a copy.
+            if let Some((last, others)) = queues.split_last() {
+                for queue in others {
+                    let _ = queue.send(message.clone()).await;
+                }
+                let _ = last.send(message).await;
             }
             Ok(())
         })

@@ -42,6 +42,8 @@ pub struct NatsBroker {
     bodies: Arc<tokio::sync::OnceCell<async_nats::jetstream::object_store::ObjectStore>>,
     /// The event streams known to exist (bounded: one per subject in use).
     streams: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// The `JetStream` context, made once (not per publish).
+    jetstream: Arc<std::sync::OnceLock<async_nats::jetstream::Context>>,
 }
 
 impl std::fmt::Debug for NatsBroker {
@@ -51,6 +53,12 @@ impl std::fmt::Debug for NatsBroker {
 }
 
 impl NatsBroker {
+    /// How long `JetStream` remembers a published event's id (`Nats-Msg-Id`, which
+    /// `publish_durable` sets to the event's `ce-id`) and drops a message with the same id as a
+    /// duplicate: the `duplicate_window` of the event streams this broker makes (10 minutes, the
+    /// same as a subscriber's default dedupe window).
+    pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(600);
+
     /// Connects to `url` (`nats://127.0.0.1:4222`).
     ///
     /// # Errors
@@ -67,7 +75,12 @@ impl NatsBroker {
     /// A broker on a connection the caller made (its own options, credentials, TLS).
     #[must_use]
     pub fn from_client(client: async_nats::Client) -> Self {
-        Self { client, bodies: Arc::default(), streams: Arc::default() }
+        Self { client, bodies: Arc::default(), streams: Arc::default(), jetstream: Arc::default() }
+    }
+
+    /// The `JetStream` context of the connection (made on first use, inside the runtime).
+    fn jetstream(&self) -> &async_nats::jetstream::Context {
+        self.jetstream.get_or_init(|| async_nats::jetstream::new(self.client.clone()))
     }
 
     /// The bucket of large bodies, created on first use (idempotently).
@@ -111,20 +124,26 @@ impl NatsBroker {
         Ok(message)
     }
 
-    /// A subscription's messages, once the server has registered it (flushed, so a request
-    /// sent right after `listen` or `inbox` returns finds it).
+    /// A subscription's messages, once the server has registered it, so that a request sent
+    /// right after `listen` or `inbox` returns, on any connection, finds it.
     async fn messages(&self, subscriber: async_nats::Subscriber) -> Result<Messages, Status> {
-        self.client.flush().await.map_err(|e| unavailable("flush", &e))?;
+        round_trip(&self.client).await?;
         let broker = self.clone();
         Ok(Box::pin(subscriber.then(move |m| {
-            let broker = broker.clone();
-            async move { broker.incoming(m).await }
+            let message = message_of(&m);
+            // (Only a claim check needs the broker: most messages go through without a clone of it.)
+            let broker = message.header(header::BODY_REF).is_some().then(|| broker.clone());
+            async move {
+                match broker {
+                    Some(broker) => broker.incoming(message).await,
+                    None => message,
+                }
+            }
         })))
     }
 
     /// The message as it came in, its large body fetched (and deleted: one receiver claims it).
-    async fn incoming(&self, nats: async_nats::Message) -> Message {
-        let mut message = message_of(nats);
+    async fn incoming(&self, mut message: Message) -> Message {
         let Some(name) = message.header(header::BODY_REF).map(str::to_owned) else { return message };
         let fetched = async {
             let store = self.bodies().await?;
@@ -155,11 +174,12 @@ impl NatsBroker {
     /// The `JetStream` stream of the durable messages on `subject`, `svcgen_{subject}` (dots
     /// as `_`), made on first use (idempotently).
     async fn stream(&self, subject: &str) -> Result<async_nats::jetstream::stream::Stream, Status> {
-        let js = async_nats::jetstream::new(self.client.clone());
+        let js = self.jetstream();
         let config = async_nats::jetstream::stream::Config {
             name: stream_name(subject),
             subjects: vec![subject.to_owned()],
             max_age: EVENT_MAX_AGE,
+            duplicate_window: Self::DUPLICATE_WINDOW,
             description: Some("svcgen: durable events".to_owned()),
             ..Default::default()
         };
@@ -183,6 +203,25 @@ impl NatsBroker {
         Ok(stream)
     }
 }
+
+/// Returns once the server has processed everything this connection sent before: a message to
+/// a fresh inbox of ours comes back only after the server handled the commands before it (it
+/// reads a connection in order). `flush` is not enough: it only writes the buffer to the socket,
+/// so a subscription could still be unknown to the server when another connection publishes.
+pub(crate) async fn round_trip(client: &async_nats::Client) -> Result<(), Status> {
+    let probe = client.new_inbox();
+    let mut echo = client.subscribe(probe.clone()).await.map_err(|e| unavailable("subscribe", &e))?;
+    client.publish(probe, bytes::Bytes::new()).await.map_err(|e| unavailable("publish", &e))?;
+    client.flush().await.map_err(|e| unavailable("flush", &e))?;
+    match tokio::time::timeout(ROUND_TRIP_TIMEOUT, echo.next()).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(Status::unavailable("NATS round trip failed: the connection closed")),
+        Err(_) => Err(Status::unavailable("NATS round trip failed: no answer from the server")),
+    }
+}
+
+/// How long [`round_trip`] waits for the server.
+const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A name `JetStream` accepts (no `.`, `*`, `>` or spaces) made from `text`.
 fn js_name(prefix: &str, text: &str) -> String {
@@ -231,19 +270,89 @@ fn unavailable(what: &str, e: &impl std::fmt::Display) -> Status {
 /// Our message as NATS headers.
 fn header_map(message: &Message) -> async_nats::HeaderMap {
     let mut headers = async_nats::HeaderMap::new();
-    for (name, value) in &message.headers {
-        headers.append(name.as_str(), value.as_str());
+    for (i, (name, value)) in message.headers.iter().enumerate() {
+        append(&mut headers, name, value, repeated(&message.headers[..i], name));
+    }
+    headers
+}
+
+/// Whether `name` is among `earlier` (a handful of headers: cheaper than a second hash lookup).
+fn repeated(earlier: &[(String, String)], name: &str) -> bool {
+    earlier.iter().any(|(n, _)| n == name)
+}
+
+/// The names our messages carry, known statically (no copy of the name per message).
+const KNOWN_NAMES: [&str; 16] = [
+    header::CALL,
+    header::KIND,
+    header::CORRELATION_ID,
+    header::TRACEPARENT,
+    header::DEADLINE_MS,
+    header::CONTENT_TYPE,
+    header::BODY_REF,
+    header::ATTEMPT,
+    crate::queue::events::ce::ID,
+    crate::queue::events::ce::SOURCE,
+    crate::queue::events::ce::TYPE,
+    crate::queue::events::ce::SPECVERSION,
+    crate::queue::events::ce::TIME,
+    crate::queue::events::ce::TRACEPARENT,
+    header::DEAD_LETTER_REASON,
+    header::DEAD_LETTER_SUBJECT,
+];
+
+/// Adds one header (`repeated`: another value of a name already there; else the first, stored
+/// with one hash lookup instead of two). A name or value NATS cannot carry (a `:` or a control
+/// character in the name, a line break in the value: async-nats would panic on them) is left out
+/// and logged.
+fn append(headers: &mut async_nats::HeaderMap, name: &str, value: &str, repeated: bool) {
+    if value.contains(['\r', '\n']) {
+        tracing::warn!(header = %name, "a header value with a line break was left out");
+        return;
+    }
+    let name = match KNOWN_NAMES.iter().find(|known| **known == name) {
+        Some(known) => async_nats::header::HeaderName::from_static(known),
+        None => match name.parse::<async_nats::header::HeaderName>() {
+            Ok(name) => name,
+            Err(e) => {
+                tracing::warn!(header = %name, error = %e, "a header name NATS cannot carry was left out");
+                return;
+            }
+        },
+    };
+    if repeated {
+        headers.append(name, value);
+    } else {
+        headers.insert(name, value);
+    }
+}
+
+/// A durable message's NATS headers: `Nats-Msg-Id` is the event's id (`ce-id`), so that
+/// `JetStream` drops the same event published again within [`NatsBroker::DUPLICATE_WINDOW`], from any
+/// process. (A copy the message carries already, as a dead letter does from its delivery, is
+/// replaced.)
+fn durable_header_map(message: &Message) -> async_nats::HeaderMap {
+    let mut headers = async_nats::HeaderMap::new();
+    let id_header: &str = async_nats::header::NATS_MESSAGE_ID.as_ref();
+    for (i, (name, value)) in message.headers.iter().enumerate() {
+        if !name.eq_ignore_ascii_case(id_header) {
+            append(&mut headers, name, value, repeated(&message.headers[..i], name));
+        }
+    }
+    if let Some(id) = message.header(crate::queue::events::ce::ID) {
+        headers.insert(async_nats::header::NATS_MESSAGE_ID, id);
     }
     headers
 }
 
 /// A NATS message as ours; the server's "no responders" status becomes a reply of that kind.
-fn message_of(nats: async_nats::Message) -> Message {
-    let mut headers = Vec::new();
+fn message_of(nats: &async_nats::Message) -> Message {
+    let mut headers = Vec::with_capacity(nats.headers.as_ref().map_or(0, async_nats::HeaderMap::len) + 1);
     if let Some(map) = &nats.headers {
         for (name, values) in map.iter() {
+            let name: &str = name.as_ref();
             for value in values {
-                headers.push((name.to_string().to_ascii_lowercase(), value.as_str().to_owned()));
+                headers.push((lower_case(name), value.as_str().to_owned()));
             }
         }
     }
@@ -251,11 +360,16 @@ fn message_of(nats: async_nats::Message) -> Message {
         headers.push((header::KIND.to_owned(), ReplyKind::NoResponders.as_str().to_owned()));
     }
     Message {
-        subject: nats.subject.to_string(),
-        reply_to: nats.reply.map(|r| r.to_string()),
+        subject: nats.subject.as_str().to_owned(),
+        reply_to: nats.reply.as_ref().map(|r| r.as_str().to_owned()),
         headers,
-        body: nats.payload,
+        body: nats.payload.clone(),
     }
+}
+
+/// `name` in lower case (one allocation; header names are usually lower case already).
+fn lower_case(name: &str) -> String {
+    if name.bytes().any(|b| b.is_ascii_uppercase()) { name.to_ascii_lowercase() } else { name.to_owned() }
 }
 
 impl Broker for NatsBroker {
@@ -314,9 +428,9 @@ impl Broker for NatsBroker {
             if !known {
                 self.stream(&message.subject).await?;
             }
-            let js = async_nats::jetstream::new(self.client.clone());
-            let headers = header_map(&message);
-            let ack = js
+            let headers = durable_header_map(&message);
+            let ack = self
+                .jetstream()
                 .publish_with_headers(message.subject, headers, message.body)
                 .await
                 .map_err(|e| unavailable("JetStream publish", &e))?;
@@ -366,12 +480,47 @@ impl Broker for NatsBroker {
                         }
                     };
                     let attempt = message.info().map_or(1, |info| u32::try_from(info.delivered).unwrap_or(1));
-                    let ours = message_of(message.message.clone());
+                    let ours = message_of(&message.message);
                     let settle = NatsSettle { broker, message };
                     Some(Delivery::new(ours, attempt, dead_letter, Box::new(settle)))
                 }
             });
             Ok(Box::pin(deliveries) as Deliveries)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_nats_cannot_carry_are_left_out_not_a_panic() {
+        let message = Message::default()
+            .with_header(header::CALL, "7")
+            .with_header("svcgen-meta-a:b", "x")
+            .with_header("svcgen-meta-c", "one\r\ntwo")
+            .with_header("svcgen-meta-d", "fine")
+            .with_header("svcgen-meta-d", "twice");
+        let headers = header_map(&message);
+        assert_eq!(headers.get(header::CALL).map(async_nats::HeaderValue::as_str), Some("7"));
+        let both: Vec<&str> = headers.get_all("svcgen-meta-d").map(async_nats::HeaderValue::as_str).collect();
+        assert_eq!(both, ["fine", "twice"], "a repeated header keeps every value");
+        assert_eq!(headers.get("svcgen-meta-d").map(async_nats::HeaderValue::as_str), Some("fine"));
+        assert!(headers.get("svcgen-meta-c").is_none());
+        assert_eq!(headers.iter().count(), 2);
+    }
+
+    #[test]
+    fn a_durable_message_carries_its_event_id_for_jetstream() {
+        let message = Message::default()
+            .with_header(crate::queue::events::ce::ID, "e-1")
+            .with_header("nats-msg-id", "stale");
+        let headers = durable_header_map(&message);
+        let ids: Vec<&str> = headers
+            .get_all(async_nats::header::NATS_MESSAGE_ID)
+            .map(async_nats::HeaderValue::as_str)
+            .collect();
+        assert_eq!(ids, ["e-1"]);
     }
 }

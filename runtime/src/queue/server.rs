@@ -123,8 +123,10 @@ impl ListeningQueueServer {
                     // Backpressure: at the limit, stop taking requests (they wait in the broker).
                     let Ok(slot) = limit.clone().acquire_owned().await else { return };
                     let (broker, service) = (broker.clone(), service.clone());
+                    // (Boxed: the call's future is large, and a task moves its future around whole.)
+                    let call = Box::pin(async move { handle(&*broker, service, message, ctx).await });
                     tokio::spawn(async move {
-                        handle(&*broker, service, message, ctx).await;
+                        call.await;
                         drop(slot);
                     });
                 }
