@@ -95,6 +95,32 @@ impl Channel {
         crate::socket::SocketClient::new(url).map(Channel::Socket)
     }
 
+    /// Every event of type `T` (a generated event struct) published from now on, as a stream,
+    /// on the bindings that carry events: the queue (a lone consumer on the client's broker)
+    /// and the socket (the server pushes them; the stream subscribes again after a
+    /// reconnect). Each is an [`Event`](crate::queue::events::Event) with the publisher's
+    /// context, so `event.hydrate(&client)` works; data that is no valid `T` is logged and
+    /// skipped. This is for watching: work that must not be lost (acknowledged only once
+    /// handled, retried, dead-lettered) is a `Subscriber` of the generated `{Service}Events`.
+    ///
+    /// # Errors
+    /// `unimplemented` on REST and RPC, which have no push; `unavailable` when the broker or
+    /// the server cannot be reached.
+    pub async fn events<T: crate::queue::events::EventData>(
+        &self,
+    ) -> Result<crate::queue::events::EventStream<T>, Status> {
+        match self {
+            Channel::Queue(client) => client.events::<T>().await,
+            #[cfg(feature = "socket")]
+            Channel::Socket(client) => client.events::<T>().await,
+            #[allow(unreachable_patterns)]
+            _ => Err(Status::unimplemented(format!(
+                "events travel on the queue and socket bindings, not this one (`{}`)",
+                T::DESCRIPTOR.subject
+            ))),
+        }
+    }
+
     /// Calls a method that returns one value.
     ///
     /// # Errors

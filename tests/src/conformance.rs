@@ -165,6 +165,19 @@ pub struct Fixture {
     pub guard: Box<dyn std::any::Any + Send>,
 }
 
+/// [`ConformanceImpl`] over the socket binding on a free port of 127.0.0.1, pushing the events
+/// of `broker`: its `ws://` URL and the server's task.
+pub async fn socket_server(
+    broker: &svcgen::queue::MemoryBroker,
+) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let url = format!("ws://{}/ws", listener.local_addr().expect("bound"));
+    let server = svcgen::socket::SocketServer::new()
+        .service(crate::fixture_conformance::conformance::ConformanceServer::new(ConformanceImpl::default()))
+        .events(broker.clone());
+    (url, tokio::spawn(server.serve(listener)))
+}
+
 /// The events broker of a binding that has none of its own: in memory.
 #[must_use]
 pub fn memory_events() -> Arc<dyn Broker> {
@@ -622,6 +635,55 @@ pub async fn event_hydration(f: &Fixture) {
     assert_eq!(&seen[3..35], &sent[3..35], "the event's trace id");
 }
 
+/// On the bindings that carry events (queue, socket), a client watches them as a stream:
+/// typed, with the publisher's context, hydrated over the same client; data that is no valid
+/// event is skipped.
+pub async fn event_stream(f: &Fixture) {
+    f.client.put(item("streamed", 2)).await.expect("stored");
+    let mut stored = f.client.channel().events::<Stored>().await.expect("subscribed");
+    let mut counted = f.client.channel().events::<Counted>().await.expect("subscribed");
+    let ctx = Context::new().with_correlation_id("stream-1");
+    events(f).stored().publish(&ctx, &Stored { name: "streamed".into() }).await.expect("published");
+    let invalid = svcgen::queue::events::event_message(
+        Counted::DESCRIPTOR.subject,
+        "invalid-1",
+        "elsewhere",
+        svcgen::__private::Codec::Json,
+        &Context::new(),
+        &serde_json::json!({ "name": "", "count": 1 }),
+    )
+    .expect("encoded");
+    f.broker.publish_durable(invalid).await.expect("published");
+    events(f)
+        .counted()
+        .publish(&Context::new(), &Counted { name: "valid".into(), count: 3 })
+        .await
+        .expect("published");
+    let event = tokio::time::timeout(Duration::from_secs(20), stored.next())
+        .await
+        .expect("an event within 20 s")
+        .expect("the stream goes on")
+        .expect("an event");
+    assert_eq!(event.data, Stored { name: "streamed".into() });
+    assert_eq!(event.context.correlation_id(), "stream-1");
+    assert_eq!(event.context.trace_id(), ctx.trace_id());
+    assert_eq!(event.hydrate(&f.client).await, Ok(item("streamed", 2)));
+    let count = tokio::time::timeout(Duration::from_secs(20), counted.next())
+        .await
+        .expect("an event within 20 s")
+        .expect("the stream goes on")
+        .expect("an event");
+    assert_eq!(count.data.count, 3, "the invalid event was skipped");
+}
+
+/// REST and RPC have no push: watching events there is `unimplemented`.
+pub async fn event_stream_unimplemented(f: &Fixture) {
+    let Err(status) = f.client.channel().events::<Stored>().await else {
+        panic!("events over a binding without push")
+    };
+    assert_eq!(status.code(), Code::Unimplemented, "{status}");
+}
+
 /// Stamps out the event scenarios that need a broker's own delivery semantics (group,
 /// broadcast, retries and dead letters, dedupe, bad data): `events_suite!(setup)`, for the
 /// queue binding on each broker. Hydration is in [`conformance_suite!`](crate::conformance_suite).
@@ -629,7 +691,8 @@ pub async fn event_hydration(f: &Fixture) {
 macro_rules! events_suite {
     ($setup:path) => {
         $crate::conformance_suite!(@tests $setup;
-            event_group, event_broadcast, event_retry_then_dead_letter, event_dedupe, event_invalid_data);
+            event_group, event_broadcast, event_retry_then_dead_letter, event_dedupe, event_invalid_data,
+            event_stream);
     };
 }
 

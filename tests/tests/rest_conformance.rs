@@ -27,3 +27,4 @@ async fn rest() -> Fixture {
 }
 
 svcgen_tests::conformance_suite!(rest);
+svcgen_tests::conformance_suite!(@tests rest; event_stream_unimplemented);

@@ -27,3 +27,4 @@ async fn rpc() -> Fixture {
 }
 
 svcgen_tests::conformance_suite!(rpc);
+svcgen_tests::conformance_suite!(@tests rpc; event_stream_unimplemented);

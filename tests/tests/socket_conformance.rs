@@ -32,16 +32,19 @@ async fn serve(config: SocketConfig) -> (String, AbortOnDrop) {
 }
 
 async fn socket() -> Fixture {
-    let (url, guard) = serve(SocketConfig::default()).await;
+    let broker = svcgen::queue::MemoryBroker::new();
+    let (url, serving) = svcgen_tests::conformance::socket_server(&broker).await;
     Fixture {
         client: ConformanceClient::socket(&url).expect("a ws URL"),
         v2: v2::ConformanceClient::socket(&url).expect("a ws URL"),
-        broker: svcgen_tests::conformance::memory_events(),
-        guard: Box::new(guard),
+        broker: std::sync::Arc::new(broker),
+        guard: Box::new(AbortOnDrop(serving)),
     }
 }
 
 svcgen_tests::conformance_suite!(socket);
+// Events pushed over the socket, watched as a stream.
+svcgen_tests::conformance_suite!(@tests socket; event_stream);
 
 type Raw = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 

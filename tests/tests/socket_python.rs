@@ -5,19 +5,10 @@
 
 use std::time::Duration;
 
-use svcgen::socket::SocketServer;
-use svcgen_tests::conformance::ConformanceImpl;
-use svcgen_tests::fixture_conformance::conformance::ConformanceServer;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_python_websockets_client_speaks_the_protocol() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-    let url = format!("ws://{}/ws", listener.local_addr().expect("bound"));
     let broker = svcgen::queue::MemoryBroker::new();
-    let server = SocketServer::new()
-        .service(ConformanceServer::new(ConformanceImpl::default()))
-        .events(broker.clone());
-    let serving = tokio::spawn(server.serve(listener));
+    let (url, serving) = svcgen_tests::conformance::socket_server(&broker).await;
     // Events all along: the script gets those published while it is subscribed.
     let publishing = tokio::spawn(async move {
         let publisher = svcgen::queue::events::EventPublisher::new(broker);

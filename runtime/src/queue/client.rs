@@ -364,6 +364,19 @@ impl QueueClient {
     }
 }
 
+impl QueueClient {
+    /// Every event of type `T` published from now on, as a stream (a lone consumer on the
+    /// client's broker; see [`Channel::events`](crate::Channel::events)).
+    ///
+    /// # Errors
+    /// `unavailable` when the broker cannot be reached.
+    pub async fn events<T: super::events::EventData>(&self) -> Result<super::events::EventStream<T>, Status> {
+        let spec = super::ConsumerSpec::alone(T::DESCRIPTOR.subject);
+        let deliveries = self.inner.broker.consume(spec).await?;
+        Ok(super::events::event_stream(deliveries))
+    }
+}
+
 /// The span of a call on the caller's side: its log lines carry the correlation id and trace.
 fn client_span(method: &MethodDescriptor, ctx: &Context) -> tracing::Span {
     tracing::debug_span!(

@@ -296,6 +296,36 @@ impl<T: EventData> Topic<T> {
     }
 }
 
+/// Events of one type as a stream ([`Channel::events`](crate::Channel::events)).
+pub type EventStream<T> =
+    std::pin::Pin<Box<dyn futures_core::Stream<Item = Result<Event<T>, Status>> + Send>>;
+
+/// The events of `deliveries` (a lone consumer's) as a stream: each is acknowledged as it is
+/// taken (a stream has no handler whose success could be awaited: this is for watching, like
+/// the socket's push, not for work that must not be lost, which a [`Subscriber`] does); one
+/// that is no valid `T` is dead-lettered with the reason, and the stream goes on.
+pub(crate) fn event_stream<T: EventData>(deliveries: super::Deliveries) -> EventStream<T> {
+    let subject = T::DESCRIPTOR.subject;
+    Box::pin(deliveries.filter_map(move |delivery| async move {
+        let correlation_id = delivery.message.header(header::CORRELATION_ID).unwrap_or("").to_owned();
+        let checked = decode::<T>(&delivery.message, subject, delivery.attempt).and_then(|event| {
+            validate(&event.data).map_err(|status| format!("invalid data: {}", status.message()))?;
+            Ok(event)
+        });
+        match checked {
+            Ok(event) => {
+                settled(&correlation_id, delivery.ack().await);
+                Some(Ok(event))
+            }
+            Err(reason) => {
+                tracing::warn!(%correlation_id, %subject, %reason, "not a valid event: dead-lettered");
+                settled(&correlation_id, delivery.dead_letter(&reason).await);
+                None
+            }
+        }
+    }))
+}
+
 /// How a failed event is retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {

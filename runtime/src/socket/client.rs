@@ -361,15 +361,33 @@ impl SocketClient {
         self.subscription(wire::method_name(method), ctx, request).await
     }
 
-    /// Subscribes to the event published on `subject` (`shop.catalog.catalog.price_changed`)
-    /// that the server pushes (`SocketServer::events`): every event published while the
-    /// subscription exists, as a stream. When the connection drops, the stream reconnects and
-    /// subscribes again with jittered backoff (events published in between are missed); it
-    /// ends when dropped, or with an error the server sent.
+    /// The events of type `T` (a generated event struct) the server pushes
+    /// (`SocketServer::events`): every one published while the subscription exists, as a
+    /// stream of typed [`Event`](crate::queue::events::Event)s. When the connection drops, the
+    /// stream reconnects and subscribes again with jittered backoff (events published in
+    /// between are missed); it ends when dropped, or with an error the server sent. An event
+    /// whose data is no valid `T` is logged and skipped.
     ///
     /// # Errors
     /// The subscription's status: `unimplemented` when the server pushes no such event,
     /// `unavailable` when it cannot be reached.
+    pub async fn events<T: crate::queue::events::EventData>(
+        &self,
+    ) -> Result<crate::queue::events::EventStream<T>, Status> {
+        let events = self.subscribe(T::DESCRIPTOR.subject).await?;
+        Ok(Box::pin(futures_util::StreamExt::filter_map(events, |event| async move {
+            match event {
+                Ok(event) => typed(event),
+                Err(status) => Some(Err(status)),
+            }
+        })))
+    }
+
+    /// The events on `subject` (`{package}.{service}.{event}`), untyped: as
+    /// [`Self::events`], for a subject no generated struct describes.
+    ///
+    /// # Errors
+    /// As [`Self::events`].
     pub async fn subscribe(&self, subject: &str) -> Result<EventStream, Status> {
         let first = self.subscribe_once(subject).await?;
         let state = Resubscribe {
@@ -633,5 +651,30 @@ where
     };
     if let Some(c) = conn.upgrade() {
         c.close(&Status::unavailable(why));
+    }
+}
+
+/// A pushed event as `T`, or `None` (logged) when its data is no valid `T`.
+fn typed<T: crate::queue::events::EventData>(
+    event: SocketEvent,
+) -> Option<Result<crate::queue::events::Event<T>, Status>> {
+    let correlation_id = event.correlation_id.clone().unwrap_or_default();
+    let data = serde_json::from_value::<T>(event.data)
+        .map_err(|e| e.to_string())
+        .and_then(|data| crate::validate::validate(&data).map(|()| data).map_err(|s| s.message().to_owned()));
+    match data {
+        Ok(data) => Some(Ok(crate::queue::events::Event {
+            id: event.id,
+            source: event.source,
+            event_type: event.event_type,
+            time: event.time,
+            attempt: 1,
+            context: Context::from_headers(event.correlation_id.as_deref(), event.traceparent.as_deref()),
+            data,
+        })),
+        Err(reason) => {
+            tracing::warn!(%correlation_id, subject = T::DESCRIPTOR.subject, %reason, "a pushed event is no valid event: skipped");
+            None
+        }
     }
 }
