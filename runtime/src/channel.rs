@@ -95,6 +95,19 @@ impl Channel {
         crate::socket::SocketClient::new(url).map(Channel::Socket)
     }
 
+    /// A socket channel to `url` (`ws://host:port/ws`) in binary mode: the RPC binding's frames
+    /// in WebSocket binary messages (subprotocol `svcgen.envelope.v1`), for Rust-to-Rust speed
+    /// through the socket's port. It connects on the first call. Limits and timings:
+    /// [`RpcClient::websocket`](crate::rpc::RpcClient::websocket).
+    ///
+    /// # Errors
+    /// When the URL is not a `ws` URL.
+    #[cfg(feature = "socket")]
+    pub fn socket_binary(url: &str) -> Result<Self, Status> {
+        let config = crate::socket::SocketConfig::default();
+        crate::rpc::RpcClient::websocket(url, &config).map(Channel::Rpc)
+    }
+
     /// Calls a method that returns one value.
     ///
     /// # Errors

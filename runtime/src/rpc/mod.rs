@@ -8,10 +8,13 @@
 mod client;
 pub mod frame;
 mod server;
+pub(crate) mod source;
 
 use std::time::Duration;
 
 pub use client::RpcClient;
+pub(crate) use client::{Conn, Transport};
+pub(crate) use server::{Ended, Services, serve_frames};
 pub use server::{RpcServer, serve_connection};
 
 use crate::context::Context;
