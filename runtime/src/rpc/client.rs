@@ -397,9 +397,10 @@ impl RpcClient {
     async fn connect(&self) -> Result<Arc<Conn>, Status> {
         let config = &self.inner.config;
         let addr = &self.inner.addr;
-        #[cfg(feature = "socket")]
-        if self.inner.transport == Transport::WebSocket {
-            return crate::socket::binary::connect(addr, config).await;
+        match self.inner.transport {
+            Transport::Stream => {}
+            #[cfg(feature = "socket")]
+            Transport::WebSocket => return crate::socket::binary::connect(addr, config).await,
         }
         let unreachable =
             |e: &dyn std::fmt::Display| Status::unavailable(format!("cannot reach {addr}: {e}"));

@@ -13,7 +13,9 @@ pub(crate) mod source;
 use std::time::Duration;
 
 pub use client::RpcClient;
+#[cfg(feature = "socket")]
 pub(crate) use client::{Conn, Transport};
+#[cfg(feature = "socket")]
 pub(crate) use server::{Ended, Services, serve_frames};
 pub use server::{RpcServer, serve_connection};
 

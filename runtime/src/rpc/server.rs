@@ -223,7 +223,9 @@ pub async fn serve_connection<S>(
         true
     };
     let mut frames = ByteFrames::new(reader, config.max_frame);
-    serve_frames(&mut frames, tx, &services, &config, stop).await;
+    if let Ended::Protocol(error) = serve_frames(&mut frames, tx, &services, &config, stop).await {
+        tracing::warn!(%error, "closed a connection after a protocol error");
+    }
     let _ = write_task.await;
 }
 
@@ -330,7 +332,6 @@ impl Drop for CancelRemaining {
 }
 
 async fn protocol_error(tx: &mpsc::Sender<Bytes>, last: u32, error: &FrameError) {
-    tracing::warn!(%error, "closing a connection after a protocol error");
     let _ = tx.send(Frame::GoAway { last, reason: error.to_string() }.to_bytes()).await;
 }
 

@@ -5,7 +5,7 @@
 
 use std::future::Future;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt as _};
 
 use super::frame::{Frame, FrameError};
@@ -51,7 +51,8 @@ impl<R: AsyncRead + Unpin + Send> FrameSource for ByteFrames<R> {
 /// # Errors
 /// A frame over `max` bytes, one that does not follow the format, a message that holds part of
 /// a frame, or more than one.
-pub(crate) fn one_frame(message: Bytes, max: usize) -> Result<Frame, FrameError> {
+#[cfg(feature = "socket")]
+pub(crate) fn one_frame(message: bytes::Bytes, max: usize) -> Result<Frame, FrameError> {
     let mut buf = BytesMut::from(message);
     match Frame::decode(&mut buf, max)? {
         Some(frame) if buf.is_empty() => Ok(frame),

@@ -162,7 +162,7 @@ pub(crate) async fn serve(
         Ended::Gone => (close_code::NORMAL, String::new()),
         Ended::Stopped => (close_code::GOING_AWAY, "the server is shutting down".to_owned()),
         Ended::Protocol(error) => {
-            tracing::debug!(%error, "closing a binary-mode socket connection");
+            tracing::warn!(%error, "closing a binary-mode socket connection after a protocol error");
             (frames.close.unwrap_or(close_code::PROTOCOL_ERROR), error.to_string())
         }
     };
