@@ -60,3 +60,33 @@ pub(crate) fn one_frame(message: bytes::Bytes, max: usize) -> Result<Frame, Fram
         None => Err(FrameError::Malformed("a message holds part of a frame")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(feature = "socket")]
+    fn a_message_holds_exactly_one_frame() {
+        let ping = Frame::Ping { nonce: 7 }.to_bytes();
+        assert_eq!(one_frame(ping.clone(), 64), Ok(Frame::Ping { nonce: 7 }));
+        let two = bytes::Bytes::from([ping.as_ref(), ping.as_ref()].concat());
+        assert_eq!(one_frame(two, 64), Err(FrameError::Malformed("a message holds more than one frame")));
+        let part = ping.slice(..ping.len() - 1);
+        assert_eq!(one_frame(part, 64), Err(FrameError::Malformed("a message holds part of a frame")));
+        assert_eq!(
+            one_frame(bytes::Bytes::new(), 64),
+            Err(FrameError::Malformed("a message holds part of a frame"))
+        );
+        assert_eq!(one_frame(ping, 4), Err(FrameError::TooLarge { length: 6, limit: 4 }));
+    }
+
+    #[tokio::test]
+    async fn a_byte_stream_is_cut_into_frames_and_ends() {
+        let bytes = [Frame::Ping { nonce: 1 }.to_bytes(), Frame::Pong { nonce: 2 }.to_bytes()].concat();
+        let mut frames = ByteFrames::new(bytes.as_slice(), 64);
+        assert_eq!(frames.next_frame().await, Ok(Some(Frame::Ping { nonce: 1 })));
+        assert_eq!(frames.next_frame().await, Ok(Some(Frame::Pong { nonce: 2 })));
+        assert_eq!(frames.next_frame().await, Ok(None));
+    }
+}

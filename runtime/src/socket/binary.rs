@@ -154,7 +154,7 @@ pub(crate) async fn serve(
     use axum::extract::ws::{CloseFrame, Message};
     let (sink, stream) = socket.split();
     let (tx, rx) = mpsc::channel(config.send_buffer.max(1));
-    let writer = tokio::spawn(write_messages(sink, rx, Message::Binary));
+    let mut writer = tokio::spawn(write_messages(sink, rx, Message::Binary));
     let mut frames = Messages { stream, max: config.max_message, step: server_step, close: None };
     let ended = serve_frames(&mut frames, tx, services, &rpc_config(config), stop).await;
     let (code, reason) = match ended {
@@ -166,8 +166,11 @@ pub(crate) async fn serve(
             (frames.close.unwrap_or(close_code::PROTOCOL_ERROR), error.to_string())
         }
     };
-    let written = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
-    let Ok(Ok(Some(mut sink))) = written else { return };
+    // A peer that does not read gets 5 s for the frames still queued, then is cut.
+    let Ok(written) = tokio::time::timeout(std::time::Duration::from_secs(5), &mut writer).await else {
+        return writer.abort();
+    };
+    let Ok(Some(mut sink)) = written else { return };
     let close = CloseFrame { code, reason: reason.into() };
     if sink.send(Message::Close(Some(close))).await.is_err() {
         return;
