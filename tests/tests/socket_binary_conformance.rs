@@ -267,3 +267,17 @@ async fn a_silent_peer_is_pinged_with_rpc_frames_then_dropped() {
     .await;
     assert!(ended.is_ok(), "the silent connection was dropped");
 }
+
+#[tokio::test]
+async fn calls_beyond_the_in_flight_limit_wait_for_a_slot_as_on_rpc() {
+    let config = SocketConfig { max_in_flight: 1, ..SocketConfig::default() };
+    let (url, _server) = serve(config).await;
+    let mut socket = raw(&url).await;
+    let started = std::time::Instant::now();
+    send(&mut socket, &request(1, "slow", &json!({"millis": 300}))).await;
+    send(&mut socket, &request(2, "slow", &json!({"millis": 300}))).await;
+    assert_eq!(Codec::MsgPack.decode::<u32>(&reply(next_frame(&mut socket).await, 1)).expect("a u32"), 300);
+    assert_eq!(Codec::MsgPack.decode::<u32>(&reply(next_frame(&mut socket).await, 2)).expect("a u32"), 300);
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(600), "one call at a time: both done after {elapsed:?}");
+}
