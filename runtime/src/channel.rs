@@ -95,6 +95,19 @@ impl Channel {
         crate::socket::SocketClient::new(url).map(Channel::Socket)
     }
 
+    /// A socket channel to `url` (`ws://host:port/ws`) in binary mode: the RPC binding's frames
+    /// in WebSocket binary messages (subprotocol `svcgen.envelope.v1`), for Rust-to-Rust speed
+    /// through the socket's port. It connects on the first call. Limits and timings:
+    /// [`RpcClient::websocket`](crate::rpc::RpcClient::websocket).
+    ///
+    /// # Errors
+    /// When the URL is not a `ws` URL.
+    #[cfg(feature = "socket")]
+    pub fn socket_binary(url: &str) -> Result<Self, Status> {
+        let config = crate::socket::SocketConfig::default();
+        crate::rpc::RpcClient::websocket(url, &config).map(Channel::Rpc)
+    }
+
     /// Every event of type `T` (a generated event struct) published from now on, as a stream,
     /// on the bindings that carry events: the queue (a lone consumer on the client's broker)
     /// and the socket (the server pushes them; the stream subscribes again after a

@@ -165,19 +165,6 @@ pub struct Fixture {
     pub guard: Box<dyn std::any::Any + Send>,
 }
 
-/// [`ConformanceImpl`] over the socket binding on a free port of 127.0.0.1, pushing the events
-/// of `broker`: its `ws://` URL and the server's task.
-pub async fn socket_server(
-    broker: &svcgen::queue::MemoryBroker,
-) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-    let url = format!("ws://{}/ws", listener.local_addr().expect("bound"));
-    let server = svcgen::socket::SocketServer::new()
-        .service(crate::fixture_conformance::conformance::ConformanceServer::new(ConformanceImpl::default()))
-        .events(broker.clone());
-    (url, tokio::spawn(server.serve(listener)))
-}
-
 /// The events broker of a binding that has none of its own: in memory.
 #[must_use]
 pub fn memory_events() -> Arc<dyn Broker> {

@@ -14,5 +14,6 @@ pub mod interop;
 /// module, compiled and linted here like the generated code of every fixture.
 #[path = "../../macros/core/tests/catalog/catalog.rs"]
 pub mod macro_catalog;
+pub mod socket;
 
 include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));

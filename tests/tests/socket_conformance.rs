@@ -6,39 +6,23 @@ use std::time::Duration;
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
 use svcgen::Code;
-use svcgen::socket::{SUBPROTOCOL, SlowReceiver, SocketConfig, SocketServer};
-use svcgen_tests::conformance::{ConformanceImpl, Fixture};
-use svcgen_tests::fixture_conformance::conformance::{ConformanceClient, ConformanceServer, Item};
+use svcgen::socket::{SUBPROTOCOL, SlowReceiver, SocketConfig};
+use svcgen_tests::conformance::Fixture;
+use svcgen_tests::fixture_conformance::conformance::ConformanceClient;
 use svcgen_tests::fixture_conformance_v2::conformance as v2;
+use svcgen_tests::socket::{Raw, Stoppable, close_code, offering, reconnects_to_a_restarted_server, serve};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
-struct AbortOnDrop(tokio::task::JoinHandle<std::io::Result<()>>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// A socket server with this configuration on a free port; its `ws://` URL.
-async fn serve(config: SocketConfig) -> (String, AbortOnDrop) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-    let addr = listener.local_addr().expect("bound");
-    let server =
-        SocketServer::new().config(config).service(ConformanceServer::new(ConformanceImpl::default()));
-    (format!("ws://{addr}/ws"), AbortOnDrop(tokio::spawn(server.serve(listener))))
-}
-
 async fn socket() -> Fixture {
     let broker = svcgen::queue::MemoryBroker::new();
-    let (url, serving) = svcgen_tests::conformance::socket_server(&broker).await;
+    let (url, serving) = svcgen_tests::socket::serve_with_events(&broker).await;
     Fixture {
         client: ConformanceClient::socket(&url).expect("a ws URL"),
         v2: v2::ConformanceClient::socket(&url).expect("a ws URL"),
         broker: std::sync::Arc::new(broker),
-        guard: Box::new(AbortOnDrop(serving)),
+        guard: Box::new(serving),
     }
 }
 
@@ -46,18 +30,10 @@ svcgen_tests::conformance_suite!(socket);
 // Events pushed over the socket, watched as a stream.
 svcgen_tests::conformance_suite!(@tests socket; event_stream);
 
-type Raw = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// A hand-driven WebSocket connection offering our subprotocol.
 async fn raw(url: &str) -> Raw {
-    let mut request = url.into_client_request().expect("a URL");
-    request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static(SUBPROTOCOL));
-    let (socket, response) = tokio_tungstenite::connect_async(request).await.expect("connected");
-    assert_eq!(
-        response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()),
-        Some(SUBPROTOCOL),
-        "the server selects the subprotocol"
-    );
+    let (socket, selected) = offering(url, SUBPROTOCOL).await;
+    assert_eq!(selected.as_deref(), Some(SUBPROTOCOL), "the server selects the subprotocol");
     socket
 }
 
@@ -75,21 +51,6 @@ async fn next_json(socket: &mut Raw) -> Value {
             }
             Message::Ping(_) | Message::Pong(_) => {}
             other => panic!("expected text, got {other:?}"),
-        }
-    }
-}
-
-/// The close frame the server ends the connection with: its code.
-async fn close_code(socket: &mut Raw) -> u16 {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
-            .await
-            .expect("the server closes within 5 s");
-        match message {
-            Some(Ok(Message::Close(Some(frame)))) => return frame.code.into(),
-            Some(Ok(Message::Close(None))) | None => panic!("closed without a code"),
-            Some(Ok(_)) => {}
-            Some(Err(e)) => panic!("the connection failed instead of closing: {e}"),
         }
     }
 }
@@ -359,68 +320,20 @@ async fn a_client_that_never_reads_is_disconnected_and_memory_stays_bounded() {
 
 #[tokio::test]
 async fn the_client_reconnects_to_a_restarted_server() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-    let addr = listener.local_addr().expect("bound");
-    let start = |listener| {
-        let server = SocketServer::new().service(ConformanceServer::new(ConformanceImpl::default()));
-        AbortOnDrop(tokio::spawn(server.serve(listener)))
-    };
-    let server = start(listener);
-    let client = ConformanceClient::socket(&format!("ws://{addr}/ws")).expect("a ws URL");
-    client.put(Item { name: "before".into(), count: 1, tags: Vec::new(), note: None }).await.expect("put");
-
-    // A call in flight when the server goes fails with `unavailable`.
-    let slow = tokio::spawn({
-        let client = client.clone();
-        async move { client.slow(10_000).await }
-    });
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    drop(server);
-    let status = tokio::time::timeout(Duration::from_secs(5), slow)
-        .await
-        .expect("failed at once")
-        .expect("not panicked")
-        .expect_err("the server is gone");
-    assert_eq!(status.code(), Code::Unavailable, "{status}");
-
-    let listener = tokio::net::TcpListener::bind(addr).await.expect("the same port again");
-    let _server = start(listener);
-    let mut last = None;
-    for _ in 0..100 {
-        match client.slow(1).await {
-            Ok(n) => {
-                assert_eq!(n, 1);
-                return;
-            }
-            Err(status) => {
-                assert_eq!(status.code(), Code::Unavailable, "{status}");
-                last = Some(status);
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("never reconnected: {last:?}");
+    reconnects_to_a_restarted_server(|url| ConformanceClient::socket(url).expect("a ws URL")).await;
 }
 
 #[tokio::test]
 async fn shutdown_drains_calls_then_closes_with_1001() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-    let url = format!("ws://{}/ws", listener.local_addr().expect("bound"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = SocketServer::new().service(ConformanceServer::new(ConformanceImpl::default()));
-    let serving = tokio::spawn(server.serve_until(listener, async { stopped.await.unwrap_or(()) }));
-    let mut socket = raw(&url).await;
+    let mut server = Stoppable::start().await;
+    let mut socket = raw(&server.url).await;
     let call = request(json!(1), "slow", json!({"millis": 300}));
     send(&mut socket, &call).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let _ = stop.send(());
+    server.stop();
     assert_eq!(next_json(&mut socket).await["result"], 300, "the call in flight finishes first");
     assert_eq!(close_code(&mut socket).await, 1001);
-    tokio::time::timeout(Duration::from_secs(5), serving)
-        .await
-        .expect("the server stops")
-        .expect("not panicked")
-        .expect("no error");
+    server.assert_stopped().await;
 }
 
 #[tokio::test]

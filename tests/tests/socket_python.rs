@@ -8,7 +8,7 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_python_websockets_client_speaks_the_protocol() {
     let broker = svcgen::queue::MemoryBroker::new();
-    let (url, serving) = svcgen_tests::conformance::socket_server(&broker).await;
+    let (url, serving) = svcgen_tests::socket::serve_with_events(&broker).await;
     // Events all along: the script gets those published while it is subscribed.
     let publishing = tokio::spawn(async move {
         let publisher = svcgen::queue::events::EventPublisher::new(broker);
@@ -43,7 +43,7 @@ async fn a_python_websockets_client_speaks_the_protocol() {
         assert!(installed, "`websockets` is not installed and pip could not install it");
         output = run(python, url).await;
     }
-    serving.abort();
+    drop(serving);
     publishing.abort();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -5,13 +5,14 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::{mpsc, oneshot};
 
 use super::frame::{Frame, HANDSHAKE, MAGIC};
+use super::source::{ByteFrames, FrameSource};
 use super::{RpcConfig, status_of, write_frames};
 use crate::context::Context;
 use crate::descriptor::MethodDescriptor;
@@ -28,10 +29,21 @@ pub struct RpcClient {
 struct Inner {
     addr: String,
     config: RpcConfig,
+    transport: Transport,
     state: tokio::sync::Mutex<State>,
     /// The open connection, for the fast path of every call (`state` is locked only to
     /// connect).
     current: Mutex<Option<Arc<Conn>>>,
+}
+
+/// What carries an RPC client's frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Transport {
+    /// A byte stream (TCP, a Unix socket) opened with the RPC handshake.
+    Stream,
+    /// A WebSocket in the socket binding's binary mode, one frame per message.
+    #[cfg(feature = "socket")]
+    WebSocket,
 }
 
 #[derive(Debug, Default)]
@@ -61,7 +73,7 @@ fn end_stream(items: &mpsc::Sender<Result<Bytes, Status>>, cut: &Cut, status: St
 }
 
 #[derive(Debug)]
-struct Conn {
+pub(crate) struct Conn {
     tx: mpsc::Sender<Bytes>,
     calls: Mutex<HashMap<u32, SlotBox>>,
     next: AtomicU32,
@@ -192,10 +204,16 @@ impl RpcClient {
     /// A client with explicit limits and timings.
     #[must_use]
     pub fn with_config(addr: &str, config: RpcConfig) -> Self {
+        Self::over(addr, config, Transport::Stream)
+    }
+
+    /// A client whose connections go to `addr` over `transport`.
+    pub(crate) fn over(addr: &str, config: RpcConfig, transport: Transport) -> Self {
         Self {
             inner: Arc::new(Inner {
                 addr: addr.to_owned(),
                 config,
+                transport,
                 state: tokio::sync::Mutex::default(),
                 current: Mutex::default(),
             }),
@@ -379,6 +397,11 @@ impl RpcClient {
     async fn connect(&self) -> Result<Arc<Conn>, Status> {
         let config = &self.inner.config;
         let addr = &self.inner.addr;
+        match self.inner.transport {
+            Transport::Stream => {}
+            #[cfg(feature = "socket")]
+            Transport::WebSocket => return crate::socket::binary::connect(addr, config).await,
+        }
         let unreachable =
             |e: &dyn std::fmt::Display| Status::unavailable(format!("cannot reach {addr}: {e}"));
         #[cfg(unix)]
@@ -419,6 +442,19 @@ impl RpcClient {
                 HANDSHAKE[4]
             )));
         }
+        let (conn, rx) = Conn::start(ByteFrames::new(reader, config.max_frame), config);
+        tokio::spawn(write_frames(writer, rx));
+        Ok(conn)
+    }
+}
+
+impl Conn {
+    /// A connection reading `frames`: its reader and keepalive tasks run; the frames to write
+    /// come out of the receiver, for the transport's writer.
+    pub(crate) fn start(
+        frames: impl FrameSource + 'static,
+        config: &RpcConfig,
+    ) -> (Arc<Conn>, mpsc::Receiver<Bytes>) {
         let (tx, rx) = mpsc::channel(1024);
         let conn = Arc::new(Conn {
             tx,
@@ -426,10 +462,9 @@ impl RpcClient {
             next: AtomicU32::new(1),
             open: AtomicBool::new(true),
         });
-        tokio::spawn(write_frames(writer, rx));
-        tokio::spawn(read_frames(Arc::downgrade(&conn), reader, config.clone()));
+        tokio::spawn(read_frames(Arc::downgrade(&conn), frames, config.keepalive));
         tokio::spawn(keepalive(Arc::downgrade(&conn), config.keepalive));
-        Ok(conn)
+        (conn, rx)
     }
 }
 
@@ -467,51 +502,37 @@ fn backoff(failures: u32, max: Duration) -> Duration {
     base.mul_f64(0.5 + f64::from(jitter) / 2000.0)
 }
 
-async fn read_frames<R: tokio::io::AsyncRead + Unpin>(conn: Weak<Conn>, mut reader: R, config: RpcConfig) {
-    let mut buf = BytesMut::with_capacity(16 * 1024);
+async fn read_frames(conn: Weak<Conn>, mut frames: impl FrameSource, keepalive: Duration) {
     // Nothing heard for three keepalive periods: the server is gone. One timer for the
     // connection, moved on when it fires (not a timeout armed for every read).
-    let limit = config.keepalive * 3;
+    let limit = keepalive * 3;
     let mut heard = tokio::time::Instant::now();
     let idle = tokio::time::sleep(limit);
     tokio::pin!(idle);
-    loop {
-        loop {
-            let Some(c) = conn.upgrade() else { return };
-            match Frame::decode(&mut buf, config.max_frame) {
+    let why = loop {
+        tokio::select! {
+            frame = frames.next_frame() => match frame {
                 Ok(Some(frame)) => {
+                    heard = tokio::time::Instant::now();
+                    let Some(c) = conn.upgrade() else { return };
                     if let Err(status) = c.deliver(frame) {
-                        c.close(&status);
-                        return;
+                        break status;
                     }
                 }
-                Ok(None) => break,
-                Err(error) => {
-                    c.close(&Status::unavailable(format!("protocol error: {error}")));
-                    return;
-                }
-            }
-        }
-        let read = tokio::select! {
-            read = reader.read_buf(&mut buf) => Some(read),
+                Ok(None) => break Status::unavailable("the connection to the server was lost"),
+                Err(error) => break Status::unavailable(format!("protocol error: {error}")),
+            },
             () = &mut idle => {
                 if tokio::time::Instant::now() < heard + limit {
                     idle.as_mut().reset(heard + limit);
                     continue;
                 }
-                None
+                break Status::unavailable("the connection to the server was lost");
             }
-        };
-        if let Some(Ok(n)) = read
-            && n > 0
-        {
-            heard = tokio::time::Instant::now();
-        } else {
-            if let Some(c) = conn.upgrade() {
-                c.close(&Status::unavailable("the connection to the server was lost"));
-            }
-            return;
         }
+    };
+    if let Some(c) = conn.upgrade() {
+        c.close(&why);
     }
 }
 

@@ -8,10 +8,15 @@
 mod client;
 pub mod frame;
 mod server;
+pub(crate) mod source;
 
 use std::time::Duration;
 
 pub use client::RpcClient;
+#[cfg(feature = "socket")]
+pub(crate) use client::{Conn, Transport};
+#[cfg(feature = "socket")]
+pub(crate) use server::{Ended, Services, serve_frames};
 pub use server::{RpcServer, serve_connection};
 
 use crate::context::Context;

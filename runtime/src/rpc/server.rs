@@ -3,13 +3,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::StreamExt as _;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tracing::Instrument as _;
 
 use super::frame::{CODEC_MSGPACK, Frame, FrameError, HANDSHAKE, MAGIC, VERSION};
+use super::source::{ByteFrames, FrameSource};
 use super::{RpcConfig, context_of, problem_bytes, write_frames};
 use crate::context::Context;
 use crate::descriptor::MethodKind;
@@ -39,7 +40,7 @@ impl std::fmt::Debug for RpcServer {
     }
 }
 
-type Services = Arc<HashMap<String, Arc<dyn Dispatch>>>;
+pub(crate) type Services = Arc<HashMap<String, Arc<dyn Dispatch>>>;
 
 impl RpcServer {
     /// A server with no service yet.
@@ -217,45 +218,79 @@ pub async fn serve_connection<S>(
 
     let (tx, rx) = mpsc::channel::<Bytes>(1024);
     let write_task = tokio::spawn(write_frames(writer, rx));
+    let stop = async move {
+        let _ = stop.changed().await;
+        true
+    };
+    let mut frames = ByteFrames::new(reader, config.max_frame);
+    if let Ended::Protocol(error) = serve_frames(&mut frames, tx, &services, &config, stop).await {
+        tracing::warn!(%error, "closed a connection after a protocol error");
+    }
+    let _ = write_task.await;
+}
+
+/// How a connection's frames stopped coming.
+#[derive(Debug)]
+pub(crate) enum Ended {
+    /// The peer closed, vanished or went silent, or sent `GoAway`.
+    Gone,
+    /// The peer sent a frame that cannot be read (answered with a `GoAway` naming it).
+    Protocol(FrameError),
+    /// The server is stopping (a `GoAway` was sent, calls in flight drained).
+    Stopped,
+    /// The server was dropped: calls in flight were cancelled, nothing drained.
+    Dropped,
+}
+
+/// Serves the frames of one connection, whatever carries them, writing to `tx` (the
+/// connection's writer task): calls, cancels, keepalive, `GoAway`. `stop` completes with `true`
+/// to stop gracefully (`GoAway`, then calls in flight drain), `false` to drop every call now.
+/// Returns once every call has finished or been cancelled, with `tx` dropped.
+pub(crate) async fn serve_frames(
+    frames: &mut impl FrameSource,
+    tx: mpsc::Sender<Bytes>,
+    services: &Services,
+    config: &RpcConfig,
+    stop: impl std::future::Future<Output = bool> + Send,
+) -> Ended {
     let limits = Limits::new(config.max_in_flight);
     let calls: Arc<Mutex<HashMap<u32, tokio::task::AbortHandle>>> = Arc::default();
     let cancel_remaining = CancelRemaining(calls.clone());
-    let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut last_call = 0u32;
     let mut heard = tokio::time::Instant::now();
     let mut nonce = 0u32;
     // One timer for the connection, reset when it fires (not a timeout armed for every read).
     let idle = tokio::time::sleep(config.keepalive);
     tokio::pin!(idle);
-    'read: loop {
-        // Hand out every complete frame before reading more.
-        loop {
-            match Frame::decode(&mut buf, config.max_frame) {
+    tokio::pin!(stop);
+    let ended = loop {
+        tokio::select! {
+            frame = frames.next_frame() => match frame {
                 Ok(Some(frame)) => {
+                    heard = tokio::time::Instant::now();
                     if let Frame::Request { call, .. } = &frame {
                         last_call = *call;
                     }
-                    if !handle(frame, &services, &tx, &limits, &calls).await {
-                        break 'read;
+                    match handle(frame, services, &tx, &limits, &calls).await {
+                        Ok(true) => {}
+                        Ok(false) => break Ended::Gone,
+                        Err(error) => {
+                            protocol_error(&tx, last_call, &error).await;
+                            break Ended::Protocol(error);
+                        }
                     }
                 }
-                Ok(None) => break,
+                Ok(None) => break Ended::Gone,
                 Err(error) => {
                     protocol_error(&tx, last_call, &error).await;
-                    break 'read;
+                    break Ended::Protocol(error);
                 }
-            }
-        }
-        tokio::select! {
-            read = reader.read_buf(&mut buf) => match read {
-                Ok(0) | Err(_) => break,
-                Ok(_) => heard = tokio::time::Instant::now(),
             },
             () = &mut idle => {
                 let now = tokio::time::Instant::now();
                 // Silent for three keepalive periods, pings unanswered: the peer is gone.
                 if now >= heard + config.keepalive * 3 {
-                    break;
+                    break Ended::Gone;
                 }
                 if now >= heard + config.keepalive {
                     nonce = nonce.wrapping_add(1);
@@ -265,18 +300,23 @@ pub async fn serve_connection<S>(
                     idle.as_mut().reset(heard + config.keepalive);
                 }
             }
-            _ = stop.changed() => {
+            graceful = &mut stop => {
+                if !graceful {
+                    break Ended::Dropped;
+                }
                 let _ = tx.send(Frame::GoAway { last: last_call, reason: "the server is shutting down".into() }.to_bytes()).await;
-                break;
+                break Ended::Stopped;
             }
         }
+    };
+    if !matches!(ended, Ended::Dropped) {
+        // Drain: wait until every admitted call has finished.
+        let _ = tokio::time::timeout(config.drain, limits.all_done()).await;
     }
-    // Drain: wait until every admitted call has finished.
-    let _ = tokio::time::timeout(config.drain, limits.all_done()).await;
     // Calls still running hold the writer open: cancel them, so the connection closes now.
     drop(cancel_remaining);
     drop(tx);
-    let _ = write_task.await;
+    ended
 }
 
 /// Cancels a connection's calls that are still running when it ends: the drain ran out, or
@@ -292,7 +332,6 @@ impl Drop for CancelRemaining {
 }
 
 async fn protocol_error(tx: &mpsc::Sender<Bytes>, last: u32, error: &FrameError) {
-    tracing::warn!(%error, "closing a connection after a protocol error");
     let _ = tx.send(Frame::GoAway { last, reason: error.to_string() }.to_bytes()).await;
 }
 
@@ -322,30 +361,31 @@ impl Limits {
     }
 }
 
-/// Handles one frame from the client; `false` to close the connection.
+/// Handles one frame from the client; `false` to close the connection, an error for a frame a
+/// client must not send.
 async fn handle(
     frame: Frame,
     services: &Services,
     tx: &mpsc::Sender<Bytes>,
     limits: &Limits,
     calls: &Arc<Mutex<HashMap<u32, tokio::task::AbortHandle>>>,
-) -> bool {
-    match frame {
+) -> Result<bool, FrameError> {
+    Ok(match frame {
         Frame::Request { call, head, payload } => {
             // Backpressure: with every slot taken and as many calls waiting, stop reading.
-            let Ok(admitted) = limits.admitted.clone().acquire_owned().await else { return false };
+            let Ok(admitted) = limits.admitted.clone().acquire_owned().await else { return Ok(false) };
             let running = limits.running.clone();
             let ctx = context_of(&head);
             let Some(service) = services.get(&head.service).cloned() else {
                 let status = Status::unimplemented(format!("no service `{}` here", head.service));
                 let _ = tx.send(error_frame(call, &status, &ctx)).await;
-                return true;
+                return Ok(true);
             };
             let Some(method) = service.descriptor().method(&head.method) else {
                 let status =
                     Status::unimplemented(format!("no method `{}` in `{}`", head.method, head.service));
                 let _ = tx.send(error_frame(call, &status, &ctx)).await;
-                return true;
+                return Ok(true);
             };
             let payload = Payload::Encoded(Codec::MsgPack, payload);
             let tx = tx.clone();
@@ -354,7 +394,7 @@ async fn handle(
                 // Checked and acknowledged now, worked on in the background.
                 if let Err(status) = service.check(method.name, &payload) {
                     let _ = tx.send(error_frame(call, &status, &ctx)).await;
-                    return true;
+                    return Ok(true);
                 }
                 let _ = tx.send(Frame::Reply { call, payload: Bytes::new() }.to_bytes()).await;
                 tokio::spawn(
@@ -369,7 +409,7 @@ async fn handle(
                     }
                     .instrument(span),
                 );
-                return true;
+                return Ok(true);
             }
             let registry = calls.clone();
             // Locked across the spawn, so the call cannot unregister itself before it is registered.
@@ -399,15 +439,10 @@ async fn handle(
         Frame::Ping { nonce } => tx.send(Frame::Pong { nonce }.to_bytes()).await.is_ok(),
         Frame::Pong { .. } => true,
         Frame::GoAway { .. } => false,
-        Frame::Reply { call, .. }
-        | Frame::Error { call, .. }
-        | Frame::StreamItem { call, .. }
-        | Frame::StreamEnd { call } => {
-            let error = FrameError::Malformed("a client sent a server frame");
-            protocol_error(tx, call, &error).await;
-            false
+        Frame::Reply { .. } | Frame::Error { .. } | Frame::StreamItem { .. } | Frame::StreamEnd { .. } => {
+            return Err(FrameError::Malformed("a client sent a server frame"));
         }
-    }
+    })
 }
 
 /// A finished call takes itself out of its connection's registry (unless a later call with the

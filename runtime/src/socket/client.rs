@@ -558,19 +558,7 @@ impl SocketClient {
     async fn connect(&self) -> Result<Arc<Conn>, Status> {
         let config = &self.inner.config;
         let url = &self.inner.url;
-        let unreachable = |e: &dyn std::fmt::Display| Status::unavailable(format!("cannot reach {url}: {e}"));
-        let mut request = url.as_str().into_client_request().map_err(|e| unreachable(&e))?;
-        request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static(SUBPROTOCOL));
-        let mut ws_config = WebSocketConfig::default();
-        ws_config.max_message_size = Some(config.max_message);
-        ws_config.max_frame_size = Some(config.max_message);
-        let (socket, _) = tokio::time::timeout(
-            config.connect_timeout,
-            tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true),
-        )
-        .await
-        .map_err(|e| unreachable(&e))?
-        .map_err(|e| unreachable(&e))?;
+        let socket = open_socket(url, SUBPROTOCOL, config.max_message, config.connect_timeout).await?;
         let (mut sink, stream) = socket.split();
         let (tx, mut rx) = mpsc::channel::<Message>(1024);
         let conn = Arc::new(Conn {
@@ -593,6 +581,38 @@ impl SocketClient {
         Ok(conn)
     }
 }
+
+/// A WebSocket connected to `url`, the server having selected `protocol` (the handshake within
+/// `timeout`; messages up to `max` bytes either way).
+pub(super) async fn open_socket(
+    url: &str,
+    protocol: &'static str,
+    max: usize,
+    timeout: Duration,
+) -> Result<Socket, Status> {
+    let unreachable = |e: &dyn std::fmt::Display| Status::unavailable(format!("cannot reach {url}: {e}"));
+    let mut request = url.into_client_request().map_err(|e| unreachable(&e))?;
+    request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static(protocol));
+    let mut ws_config = WebSocketConfig::default();
+    ws_config.max_message_size = Some(max);
+    ws_config.max_frame_size = Some(max);
+    let (socket, response) = tokio::time::timeout(
+        timeout,
+        tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true),
+    )
+    .await
+    .map_err(|e| unreachable(&e))?
+    .map_err(|e| unreachable(&e))?;
+    let selected = response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok());
+    if selected != Some(protocol) {
+        return Err(Status::unavailable(format!("{url} does not serve the subprotocol `{protocol}`")));
+    }
+    Ok(socket)
+}
+
+/// A client's WebSocket.
+pub(super) type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 fn deadline() -> Status {
     Status::deadline_exceeded("the deadline passed while waiting for the server")

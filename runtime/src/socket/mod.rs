@@ -7,7 +7,12 @@
 //! notifications. [`SocketServer`] serves any [`Dispatch`](crate::Dispatch) as an axum route
 //! (beside REST on one port) or on its own listener; [`SocketClient`] calls it, reconnecting
 //! with jittered backoff.
+//!
+//! The binary mode (subprotocol [`BINARY_SUBPROTOCOL`]) carries the RPC binding's frames
+//! instead, one per binary message; [`Channel::socket_binary`](crate::Channel::socket_binary)
+//! calls it with an [`RpcClient`](crate::rpc::RpcClient).
 
+pub(crate) mod binary;
 mod client;
 mod local;
 mod outbox;
@@ -24,6 +29,15 @@ pub use server::{SocketServer, SocketShutdown};
 
 /// The WebSocket subprotocol (`Sec-WebSocket-Protocol`) of the JSON text mode.
 pub const SUBPROTOCOL: &str = "svcgen.jsonrpc.v1";
+
+/// The WebSocket subprotocol of the binary mode: the RPC binding's frames, one per binary
+/// message (`docs/protocol.md`, "S11. Binary mode"); called with
+/// [`Channel::socket_binary`](crate::Channel::socket_binary).
+pub const BINARY_SUBPROTOCOL: &str = "svcgen.envelope.v1";
+
+/// The subprotocols a [`SocketServer`] serves, in its order of preference: a client that offers
+/// both gets binary mode (only a client that can speak it offers it, and it is the faster).
+pub const SUBPROTOCOLS: [&str; 2] = [BINARY_SUBPROTOCOL, SUBPROTOCOL];
 
 /// The path a [`SocketServer`] is mounted at unless configured otherwise.
 pub const DEFAULT_PATH: &str = "/ws";
@@ -93,9 +107,10 @@ pub mod close_code {
     pub const NORMAL: u16 = 1000;
     /// The server is shutting down (after its calls in flight finished).
     pub const GOING_AWAY: u16 = 1001;
-    /// A frame that breaks the WebSocket protocol.
+    /// A frame that breaks the WebSocket protocol; in binary mode also an RPC frame that
+    /// cannot be read.
     pub const PROTOCOL_ERROR: u16 = 1002;
-    /// A binary frame on a connection in JSON text mode.
+    /// A binary message on a connection in JSON text mode, or a text message in binary mode.
     pub const UNSUPPORTED_DATA: u16 = 1003;
     /// Reserved: refusing a peer by policy (a peer dropped under
     /// [`SlowReceiver::Disconnect`](super::SlowReceiver::Disconnect) is cut without a close frame).

@@ -15,7 +15,7 @@ use tracing::Instrument as _;
 
 use super::outbox::{Kind, Out, Outbox};
 use super::wire::{self, CANCEL, INVALID_REQUEST, META, PARSE_ERROR, SUBSCRIBE};
-use super::{SUBPROTOCOL, SocketConfig, SocketPeer, close_code};
+use super::{BINARY_SUBPROTOCOL, SUBPROTOCOL, SUBPROTOCOLS, SocketConfig, SocketPeer, close_code};
 use crate::context::Context;
 use crate::descriptor::{MethodDescriptor, MethodKind};
 use crate::dispatch::{Codec, Dispatch, Payload, Reply, run_call};
@@ -235,17 +235,30 @@ pub(crate) async fn serve_router(
 async fn upgrade(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {
     let offered = ws.requested_protocols().next().is_some();
     let max = shared.config.max_message;
-    let ws = ws.protocols([SUBPROTOCOL]).max_message_size(max).max_frame_size(max);
+    // The server's order of preference decides when both are offered.
+    let ws = ws.protocols(SUBPROTOCOLS).max_message_size(max).max_frame_size(max);
+    let binary = ws.selected_protocol().is_some_and(|p| p.as_bytes() == BINARY_SUBPROTOCOL.as_bytes());
     if offered && ws.selected_protocol().is_none() {
         let status = Status::invalid_argument(format!(
             "no subprotocol offered in Sec-WebSocket-Protocol is served here; \
-             this server speaks `{SUBPROTOCOL}`"
+             this server speaks `{SUBPROTOCOL}` and `{BINARY_SUBPROTOCOL}`"
         ));
         let body = serde_json::to_vec(&status.to_problem(None)).unwrap_or_default();
         return (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, crate::rest::PROBLEM_JSON)], body)
             .into_response();
     }
-    ws.on_upgrade(move |socket| serve_socket(socket, shared))
+    ws.on_upgrade(move |socket| async move {
+        shared.live.count.fetch_add(1, Ordering::AcqRel);
+        let _live = LiveGuard(shared.live.clone());
+        if binary {
+            let mut stop = shared.stop.clone();
+            // `true`: close gracefully; `false`: the server was dropped, and its connections with it.
+            let stopped = async move { stop.wait_for(|s| *s).await.is_ok() };
+            super::binary::serve(socket, &shared.services, &shared.config, stopped).await;
+        } else {
+            serve_socket(socket, shared).await;
+        }
+    })
 }
 
 /// Why a connection's read loop ended.
@@ -336,8 +349,6 @@ impl Drop for CancelRemaining {
 }
 
 async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
-    shared.live.count.fetch_add(1, Ordering::AcqRel);
-    let _live = LiveGuard(shared.live.clone());
     let config = shared.config.clone();
     let (mut sink, mut stream) = socket.split();
     let outbox = Arc::new(Outbox::new(config.send_buffer, config.slow_receiver));
@@ -406,7 +417,8 @@ async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
                     }
                     Some(Ok(Message::Binary(_))) => break Exit::Close(
                         close_code::UNSUPPORTED_DATA,
-                        format!("binary frames are not accepted: `{SUBPROTOCOL}` is JSON text"),
+                        format!("binary messages are not accepted: `{SUBPROTOCOL}` is JSON text; \
+                                 binary mode is `{BINARY_SUBPROTOCOL}`"),
                     ),
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 }

@@ -1,0 +1,161 @@
+//! What the socket binding's tests share, in its JSON text mode and in its binary mode: a
+//! server of the conformance service on a free port, a WebSocket driven by hand, and the
+//! reconnection scenario.
+#![allow(clippy::missing_panics_doc)] // a failed expectation is a test failure
+
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use svcgen::Code;
+use svcgen::socket::{SocketConfig, SocketServer};
+
+use crate::conformance::ConformanceImpl;
+use crate::fixture_conformance::conformance::{ConformanceClient, ConformanceServer, Item};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+/// A WebSocket connection driven by hand.
+pub type Raw = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A connection to `url` offering the subprotocols `offer` (`Sec-WebSocket-Protocol`), and the
+/// one the server selected.
+pub async fn offering(url: &str, offer: &'static str) -> (Raw, Option<String>) {
+    let mut request = url.into_client_request().expect("a URL");
+    request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static(offer));
+    let (socket, response) = tokio_tungstenite::connect_async(request).await.expect("connected");
+    let selected =
+        response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    (socket, selected)
+}
+
+/// The close frame the server ends the connection with: its code (messages before it skipped).
+pub async fn close_code(socket: &mut Raw) -> u16 {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("the server closes within 5 s");
+        match message {
+            Some(Ok(Message::Close(Some(frame)))) => return frame.code.into(),
+            Some(Ok(Message::Close(None))) | None => panic!("closed without a code"),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => panic!("the connection failed instead of closing: {e}"),
+        }
+    }
+}
+
+/// A server that stops gracefully when told to.
+#[derive(Debug)]
+pub struct Stoppable {
+    /// Its `ws://` URL.
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    serving: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Stoppable {
+    /// A socket server of the conformance service on a free port, serving until told to stop.
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let url = format!("ws://{}/ws", listener.local_addr().expect("bound"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = SocketServer::new().service(ConformanceServer::new(ConformanceImpl::default()));
+        let serving = tokio::spawn(server.serve_until(listener, async { stopped.await.unwrap_or(()) }));
+        Self { url, stop: Some(stop), serving }
+    }
+
+    /// Tells the server to stop (its connections drain, then close).
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Waits (5 s at most) for the stopped server to end, without an error.
+    pub async fn assert_stopped(self) {
+        tokio::time::timeout(Duration::from_secs(5), self.serving)
+            .await
+            .expect("the server stops")
+            .expect("not panicked")
+            .expect("no error");
+    }
+}
+
+/// A server's task, aborted when this is dropped (as a process that ends).
+#[derive(Debug)]
+pub struct Serving(tokio::task::JoinHandle<std::io::Result<()>>);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A socket server of the conformance service on `listener`.
+#[must_use]
+pub fn serve_on(listener: tokio::net::TcpListener, config: SocketConfig) -> Serving {
+    let server =
+        SocketServer::new().config(config).service(ConformanceServer::new(ConformanceImpl::default()));
+    Serving(tokio::spawn(server.serve(listener)))
+}
+
+/// A socket server of the conformance service on a free port, pushing the events of `broker`;
+/// its `ws://` URL.
+pub async fn serve_with_events(broker: &svcgen::queue::MemoryBroker) -> (String, Serving) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let url = format!("ws://{}/ws", listener.local_addr().expect("bound"));
+    let server = SocketServer::new()
+        .service(ConformanceServer::new(ConformanceImpl::default()))
+        .events(broker.clone());
+    (url, Serving(tokio::spawn(server.serve(listener))))
+}
+
+/// A socket server of the conformance service with `config` on a free port; its `ws://` URL.
+pub async fn serve(config: SocketConfig) -> (String, Serving) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let addr = listener.local_addr().expect("bound");
+    (format!("ws://{addr}/ws"), serve_on(listener, config))
+}
+
+/// A client (made by `connect` from the server's `ws://` URL) whose server goes away fails its
+/// call in flight with `unavailable` at once, then reconnects to the server restarted on the
+/// same port.
+pub async fn reconnects_to_a_restarted_server(connect: impl Fn(&str) -> ConformanceClient) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let addr = listener.local_addr().expect("bound");
+    let server = serve_on(listener, SocketConfig::default());
+    let client = connect(&format!("ws://{addr}/ws"));
+    client.put(Item { name: "before".into(), count: 1, tags: Vec::new(), note: None }).await.expect("put");
+
+    // A call in flight when the server goes fails with `unavailable`.
+    let slow = tokio::spawn({
+        let client = client.clone();
+        async move { client.slow(10_000).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(server);
+    let status = tokio::time::timeout(Duration::from_secs(5), slow)
+        .await
+        .expect("failed at once")
+        .expect("not panicked")
+        .expect_err("the server is gone");
+    assert_eq!(status.code(), Code::Unavailable, "{status}");
+
+    let listener = tokio::net::TcpListener::bind(addr).await.expect("the same port again");
+    let _server = serve_on(listener, SocketConfig::default());
+    let mut last = None;
+    for _ in 0..100 {
+        match client.slow(1).await {
+            Ok(n) => {
+                assert_eq!(n, 1);
+                return;
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::Unavailable, "{status}");
+                last = Some(status);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("never reconnected: {last:?}");
+}
