@@ -104,17 +104,44 @@ pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1_000, 100_000_000_000, 3).expect("valid histogram bounds")
 }
 
+/// One closed-loop caller: anything that makes one call and says whether it went well. Shared
+/// with the other benchmarks (`svcgen-bench-socket`), which drive their own peers with
+/// [`closed_loop_each`].
+pub trait Call: Clone + Send + Sync + 'static {
+    /// One call, checked.
+    ///
+    /// # Errors
+    /// The call's failure, as text.
+    fn call(&self) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+impl Call for Caller {
+    fn call(&self) -> impl Future<Output = Result<(), String>> + Send {
+        Caller::call(self)
+    }
+}
+
 /// Runs `callers` callers in a closed loop (each makes its next call when its last one is
 /// answered) for `duration`, each a task spawned in the current runtime, all on `caller`'s one
 /// connection. Must be called inside a tokio runtime.
 ///
 /// # Errors
 /// The first failed call.
-pub async fn closed_loop(caller: &Caller, callers: usize, duration: Duration) -> Result<Run, String> {
+pub async fn closed_loop<C: Call>(caller: &C, callers: usize, duration: Duration) -> Result<Run, String> {
+    closed_loop_each(&vec![caller.clone(); callers], duration).await
+}
+
+/// Runs each of `callers` in a closed loop of its own (each makes its next call when its last
+/// one is answered) for `duration`, each a task spawned in the current runtime: one caller per
+/// connection when each was connected on its own. Must be called inside a tokio runtime.
+///
+/// # Errors
+/// The first failed call.
+pub async fn closed_loop_each<C: Call>(callers: &[C], duration: Duration) -> Result<Run, String> {
     let start = Instant::now();
     let end = start + duration;
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..callers {
+    for caller in callers {
         let caller = caller.clone();
         tasks.spawn(async move {
             // Plain pushes while timing (a histogram per caller would be a cache miss per
