@@ -40,7 +40,9 @@ use std::time::Duration;
 use futures_util::{SinkExt as _, StreamExt as _};
 use svcgen::rpc::RpcServer;
 use svcgen::socket::{DEFAULT_PATH, SocketServer};
-use svcgen_bench_rpc::load::{closed_loop_each, cores, pin, process_cpu, this_thread_cpu, threads_cpu};
+use svcgen_bench_rpc::load::{
+    Timing, client_runtime, closed_loop_each, compare, cores, env, env_list, server_thread,
+};
 use svcgen_bench_rpc::stats::{Cell, Cpu, median_ratio, to_f64};
 use svcgen_bench_socket::idle::{self, SERVE_ENV, Server};
 use svcgen_bench_socket::peers::{Caller, Client};
@@ -56,9 +58,7 @@ const RPC: usize = 2;
 const SERVER_THREAD: &str = "socket-server";
 
 struct Config {
-    secs: f64,
-    warm_up: f64,
-    rounds: usize,
+    timing: Timing,
     concurrency: Vec<usize>,
     sizes: Vec<usize>,
     idle: usize,
@@ -66,29 +66,12 @@ struct Config {
     profile: Option<String>,
 }
 
-fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
-    match std::env::var(name) {
-        Ok(text) => text.trim().parse().unwrap_or_else(|_| panic!("{name}={text:?} is not valid")),
-        Err(_) => default,
-    }
-}
-
-fn list(name: &str, default: &str) -> Vec<usize> {
-    std::env::var(name)
-        .unwrap_or_else(|_| default.to_owned())
-        .split(',')
-        .map(|c| c.trim().parse().unwrap_or_else(|_| panic!("{name}: numbers, comma-separated")))
-        .collect()
-}
-
 impl Config {
     fn from_env() -> Self {
         Self {
-            secs: env("SVCGEN_BENCH_SECS", 0.6),
-            warm_up: env("SVCGEN_BENCH_WARMUP", 0.2),
-            rounds: env("SVCGEN_BENCH_ROUNDS", 3),
-            concurrency: list("SVCGEN_BENCH_CONCURRENCY", "1,100"),
-            sizes: list("SVCGEN_BENCH_SIZES", "20,1024,16384"),
+            timing: Timing::from_env(0.6, 3, SERVER_THREAD),
+            concurrency: env_list("SVCGEN_BENCH_CONCURRENCY", "1,100"),
+            sizes: env_list("SVCGEN_BENCH_SIZES", "20,1024,16384"),
             idle: env("SVCGEN_BENCH_IDLE", 10_000),
             pin: env("SVCGEN_BENCH_PIN", 1) != 0,
             profile: std::env::var("SVCGEN_BENCH_PROFILE").ok(),
@@ -105,34 +88,16 @@ fn ws_url(addr: SocketAddr) -> String {
 
 /// Starts the server thread (pinned to `core`) and the three servers in its runtime.
 fn start_servers(core: Option<core_affinity::CoreId>) -> (Servers, bool) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name(SERVER_THREAD.to_owned())
-        .spawn(move || {
-            let pinned = pin(core);
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .thread_name(SERVER_THREAD)
-                .on_thread_start(move || {
-                    let _ = pin(core);
-                })
-                .build()
-                .expect("a server runtime");
-            rt.block_on(async move {
-                let bind =
-                    || async { tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port") };
-                let listeners = [bind().await, bind().await, bind().await];
-                let addrs = listeners.each_ref().map(|l| l.local_addr().expect("bound"));
-                let [socket, raw_ws, rpc] = listeners;
-                tokio::spawn(SocketServer::new().service(BenchServer::new(BenchImpl)).serve(socket));
-                tokio::spawn(raw::serve(raw_ws));
-                tokio::spawn(RpcServer::new().service(BenchServer::new(BenchImpl)).serve(rpc));
-                tx.send((addrs, pinned)).expect("the main thread waits");
-                std::future::pending::<()>().await;
-            });
-        })
-        .expect("a server thread");
-    rx.recv().expect("the servers start")
+    server_thread(SERVER_THREAD, core, || async {
+        let bind = || async { tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port") };
+        let listeners = [bind().await, bind().await, bind().await];
+        let addrs = listeners.each_ref().map(|l| l.local_addr().expect("bound"));
+        let [socket, raw_ws, rpc] = listeners;
+        tokio::spawn(SocketServer::new().service(BenchServer::new(BenchImpl)).serve(socket));
+        tokio::spawn(raw::serve(raw_ws));
+        tokio::spawn(RpcServer::new().service(BenchServer::new(BenchImpl)).serve(rpc));
+        addrs
+    })
 }
 
 /// `n` clients of each peer, each its own connection, in the order of [`PEERS`].
@@ -215,40 +180,6 @@ fn callers(clients: &[Client], n: usize, payload: &Arc<svcgen_bench_socket::sben
     clients.iter().take(n).map(|client| Caller { client: client.clone(), payload: payload.clone() }).collect()
 }
 
-fn cpu_now() -> Cpu {
-    Cpu { process: process_cpu(), server: threads_cpu(SERVER_THREAD), client: this_thread_cpu() }
-}
-
-fn cpu_since(before: Cpu) -> Cpu {
-    let now = cpu_now();
-    Cpu {
-        process: now.process.saturating_sub(before.process),
-        server: now.server.saturating_sub(before.server),
-        client: now.client.saturating_sub(before.client),
-    }
-}
-
-/// Warm-up, then `rounds` rounds over every peer in a rotating order.
-fn measure(config: &Config, rt: &tokio::runtime::Runtime, peers: &[Vec<Caller>]) -> Vec<Cell> {
-    let run = |callers: &[Caller], secs: f64| {
-        rt.block_on(closed_loop_each(callers, Duration::from_secs_f64(secs))).expect("a clean run")
-    };
-    for callers in peers {
-        run(callers, config.warm_up * 2.0);
-    }
-    let mut cells: Vec<Cell> = peers.iter().map(|_| Cell::default()).collect();
-    for round in 0..config.rounds {
-        for k in 0..peers.len() {
-            let p = (round + k) % peers.len();
-            run(&peers[p], config.warm_up);
-            let before = cpu_now();
-            let result = run(&peers[p], config.secs);
-            cells[p].add(&result, cpu_since(before));
-        }
-    }
-    cells
-}
-
 struct Measured {
     size: usize,
     concurrency: usize,
@@ -316,15 +247,7 @@ fn main() {
     let cpus = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let cores = cores(config.pin);
     let (servers, server_pinned) = start_servers(cores.map(|c| c.0));
-    let client_core = cores.map(|c| c.1);
-    let client_pinned = pin(client_core);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .on_thread_start(move || {
-            let _ = pin(client_core);
-        })
-        .build()
-        .expect("a client runtime");
+    let (rt, client_pinned) = client_runtime(cores.map(|c| c.1));
 
     let request = rt.block_on(check_wire());
     rt.block_on(check_answers(servers, &request));
@@ -351,11 +274,11 @@ fn main() {
             .expect("SVCGEN_BENCH_PROFILE: a peer");
         let payload = Arc::new(blob_of_json_size(config.sizes[0]));
         let callers = callers(&clients[p], config.concurrency[0], &payload);
-        let before = cpu_now();
+        let before = Cpu::now(SERVER_THREAD);
         let run = rt
-            .block_on(closed_loop_each(&callers, Duration::from_secs_f64(config.secs)))
+            .block_on(closed_loop_each(&callers, Duration::from_secs_f64(config.timing.secs)))
             .expect("a clean run");
-        let cpu = cpu_since(before);
+        let cpu = before.elapsed(SERVER_THREAD);
         let calls = to_f64(run.calls.max(1));
         println!(
             "{}: {} calls in {:.2?}; CPU µs/call: process {:.2}, server {:.2}, client {:.2}",
@@ -373,9 +296,9 @@ fn main() {
         "svcgen socket benchmark: echo of a blob of {:?} bytes of JSON; {} rounds × {:.1} s per peer \
          (each after {:.1} s warm-up), connections {:?} (one caller each); server runtime {}, client runtime {} ({} CPUs)",
         config.sizes,
-        config.rounds,
-        config.secs,
-        config.warm_up,
+        config.timing.rounds,
+        config.timing.secs,
+        config.timing.warm_up,
         config.concurrency,
         if server_pinned { "pinned to core 0" } else { "not pinned" },
         if client_pinned { "pinned to core 1" } else { "not pinned" },
@@ -386,7 +309,7 @@ fn main() {
         let payload = Arc::new(blob_of_json_size(size));
         for &concurrency in &config.concurrency {
             let peers: Vec<Vec<Caller>> = clients.iter().map(|c| callers(c, concurrency, &payload)).collect();
-            let cells = measure(&config, &rt, &peers);
+            let cells = compare(&rt, &peers, &config.timing);
             results.push(Measured { size, concurrency, cells });
             println!("\n{}", report(&results[results.len() - 1..]));
         }
