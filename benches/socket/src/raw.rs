@@ -167,12 +167,27 @@ pub async fn serve(listener: TcpListener) {
     }
 }
 
+/// The WebSocket settings of the raw peer: tungstenite's defaults (those our binding uses too),
+/// except the read buffer when `SVCGEN_BENCH_READ_BUFFER` gives its size in bytes (tungstenite
+/// zeroes the whole buffer, 128 KiB by default, before every read, and keeps it per
+/// connection; this measures what a smaller one would save).
+#[must_use]
+pub fn ws_config() -> WebSocketConfig {
+    static READ_BUFFER: std::sync::LazyLock<Option<usize>> = std::sync::LazyLock::new(|| {
+        std::env::var("SVCGEN_BENCH_READ_BUFFER").ok().and_then(|n| n.trim().parse().ok())
+    });
+    match *READ_BUFFER {
+        Some(bytes) => WebSocketConfig::default().read_buffer_size(bytes),
+        None => WebSocketConfig::default(),
+    }
+}
+
 /// Accepts a WebSocket handshake on `stream`, selecting our subprotocol.
 ///
 /// # Errors
 /// When the handshake fails.
 pub async fn accept(stream: TcpStream) -> Result<WebSocketStream<TcpStream>, String> {
-    tokio_tungstenite::accept_hdr_async(stream, select_subprotocol)
+    tokio_tungstenite::accept_hdr_async_with_config(stream, select_subprotocol, Some(ws_config()))
         .await
         .map_err(|e| format!("handshake: {e}"))
 }
@@ -200,17 +215,16 @@ async fn serve_connection(stream: TcpStream) {
 }
 
 /// Opens a WebSocket connection to `url` offering our subprotocol, with `TCP_NODELAY` and the
-/// default limits, as our client does.
+/// default limits, as our client does (see [`ws_config`]).
 ///
 /// # Errors
 /// When the connection or the handshake fails.
 pub async fn open(url: &str) -> Result<Socket, String> {
     let mut request = url.into_client_request().map_err(|e| format!("{url}: {e}"))?;
     request.headers_mut().insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(SUBPROTOCOL));
-    let (ws, response) =
-        tokio_tungstenite::connect_async_with_config(request, Some(WebSocketConfig::default()), true)
-            .await
-            .map_err(|e| format!("{url}: {e}"))?;
+    let (ws, response) = tokio_tungstenite::connect_async_with_config(request, Some(ws_config()), true)
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
     if response.headers().get(SEC_WEBSOCKET_PROTOCOL).and_then(|v| v.to_str().ok()) != Some(SUBPROTOCOL) {
         return Err(format!("{url} did not select {SUBPROTOCOL}"));
     }
