@@ -39,7 +39,9 @@ use std::time::Duration;
 
 use svcgen::rpc::RpcServer;
 use svcgen_bench_rpc::bench::{BenchClient, BenchServer};
-use svcgen_bench_rpc::load::{Caller, closed_loop, cores, pin, process_cpu, this_thread_cpu, threads_cpu};
+use svcgen_bench_rpc::load::{
+    Caller, Timing, client_runtime, closed_loop, compare, cores, env, env_list, server_thread,
+};
 use svcgen_bench_rpc::peers::{self, PbPayload};
 use svcgen_bench_rpc::raw::{self, RawClient};
 use svcgen_bench_rpc::service::{BenchImpl, sample_payload};
@@ -53,32 +55,17 @@ const TONIC: usize = 3;
 const SERVER_THREAD: &str = "rpc-server";
 
 struct Config {
-    secs: f64,
-    warm_up: f64,
-    rounds: usize,
+    timing: Timing,
     concurrency: Vec<usize>,
     pin: bool,
     profile: Option<String>,
 }
 
-fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
-    match std::env::var(name) {
-        Ok(text) => text.trim().parse().unwrap_or_else(|_| panic!("{name}={text:?} is not valid")),
-        Err(_) => default,
-    }
-}
-
 impl Config {
     fn from_env() -> Self {
-        let concurrency = std::env::var("SVCGEN_BENCH_CONCURRENCY").unwrap_or_else(|_| "1,16,256".to_owned());
         Self {
-            secs: env("SVCGEN_BENCH_SECS", 0.8),
-            warm_up: env("SVCGEN_BENCH_WARMUP", 0.2),
-            rounds: env("SVCGEN_BENCH_ROUNDS", 5),
-            concurrency: concurrency
-                .split(',')
-                .map(|c| c.trim().parse().expect("SVCGEN_BENCH_CONCURRENCY: numbers, comma-separated"))
-                .collect(),
+            timing: Timing::from_env(0.8, 5, SERVER_THREAD),
+            concurrency: env_list("SVCGEN_BENCH_CONCURRENCY", "1,16,256"),
             pin: env("SVCGEN_BENCH_PIN", 1) != 0,
             profile: std::env::var("SVCGEN_BENCH_PROFILE").ok(),
         }
@@ -90,35 +77,17 @@ type Servers = [SocketAddr; 4];
 
 /// Starts the server thread (pinned to `core`) and the four servers in its runtime.
 fn start_servers(core: Option<core_affinity::CoreId>) -> (Servers, bool) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name(SERVER_THREAD.to_owned())
-        .spawn(move || {
-            let pinned = pin(core);
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .thread_name(SERVER_THREAD)
-                .on_thread_start(move || {
-                    let _ = pin(core);
-                })
-                .build()
-                .expect("a server runtime");
-            rt.block_on(async move {
-                let bind =
-                    || async { tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port") };
-                let listeners = [bind().await, bind().await, bind().await, bind().await];
-                let addrs = listeners.each_ref().map(|l| l.local_addr().expect("bound"));
-                let [svcgen, raw_floor, tarpc, tonic] = listeners;
-                tokio::spawn(RpcServer::new().service(BenchServer::new(BenchImpl)).serve(svcgen));
-                tokio::spawn(raw::serve(raw_floor));
-                tokio::spawn(peers::serve_tarpc(tarpc));
-                tokio::spawn(peers::serve_tonic(tonic));
-                tx.send((addrs, pinned)).expect("the main thread waits");
-                std::future::pending::<()>().await;
-            });
-        })
-        .expect("a server thread");
-    rx.recv().expect("the servers start")
+    server_thread(SERVER_THREAD, core, || async {
+        let bind = || async { tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port") };
+        let listeners = [bind().await, bind().await, bind().await, bind().await];
+        let addrs = listeners.each_ref().map(|l| l.local_addr().expect("bound"));
+        let [svcgen, raw_floor, tarpc, tonic] = listeners;
+        tokio::spawn(RpcServer::new().service(BenchServer::new(BenchImpl)).serve(svcgen));
+        tokio::spawn(raw::serve(raw_floor));
+        tokio::spawn(peers::serve_tarpc(tarpc));
+        tokio::spawn(peers::serve_tonic(tonic));
+        addrs
+    })
 }
 
 /// One client of each peer, connected, in the order of [`PEERS`].
@@ -145,43 +114,16 @@ async fn check(callers: &[Caller]) {
     }
 }
 
-fn cpu_now() -> Cpu {
-    Cpu { process: process_cpu(), server: threads_cpu(SERVER_THREAD), client: this_thread_cpu() }
-}
-
-fn cpu_since(before: Cpu) -> Cpu {
-    let now = cpu_now();
-    Cpu {
-        process: now.process.saturating_sub(before.process),
-        server: now.server.saturating_sub(before.server),
-        client: now.client.saturating_sub(before.client),
-    }
-}
-
-/// Warm-up, then `rounds` rounds over every peer in a rotating order, at `callers` callers.
+/// Warm-up, then `rounds` rounds over every peer in a rotating order, at `concurrency` callers
+/// sharing each peer's one connection.
 fn measure(
     config: &Config,
     rt: &tokio::runtime::Runtime,
     callers: &[Caller],
     concurrency: usize,
 ) -> Vec<Cell> {
-    let run = |caller: &Caller, secs: f64| {
-        rt.block_on(closed_loop(caller, concurrency, Duration::from_secs_f64(secs))).expect("a clean run")
-    };
-    for caller in callers {
-        run(caller, config.warm_up * 2.0);
-    }
-    let mut cells: Vec<Cell> = callers.iter().map(|_| Cell::default()).collect();
-    for round in 0..config.rounds {
-        for k in 0..callers.len() {
-            let p = (round + k) % callers.len();
-            run(&callers[p], config.warm_up);
-            let before = cpu_now();
-            let result = run(&callers[p], config.secs);
-            cells[p].add(&result, cpu_since(before));
-        }
-    }
-    cells
+    let peers: Vec<Vec<Caller>> = callers.iter().map(|caller| vec![caller.clone(); concurrency]).collect();
+    compare(rt, &peers, &config.timing)
 }
 
 fn ratio_or_dash(value: f64, own: bool) -> String {
@@ -258,15 +200,7 @@ fn main() {
     let cpus = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let cores = cores(config.pin);
     let (servers, server_pinned) = start_servers(cores.map(|c| c.0));
-    let client_core = cores.map(|c| c.1);
-    let client_pinned = pin(client_core);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .on_thread_start(move || {
-            let _ = pin(client_core);
-        })
-        .build()
-        .expect("a client runtime");
+    let (rt, client_pinned) = client_runtime(cores.map(|c| c.1));
     let callers = rt.block_on(connect(servers));
     rt.block_on(check(&callers));
     let bytes = rmp_serde::to_vec_named(&sample_payload()).expect("MessagePack").len();
@@ -277,11 +211,11 @@ fn main() {
             .position(|name| name.starts_with(peer.as_str()))
             .expect("SVCGEN_BENCH_PROFILE: a peer");
         let concurrency = config.concurrency[0];
-        let before = cpu_now();
+        let before = Cpu::now(SERVER_THREAD);
         let run = rt
-            .block_on(closed_loop(&callers[p], concurrency, Duration::from_secs_f64(config.secs)))
+            .block_on(closed_loop(&callers[p], concurrency, Duration::from_secs_f64(config.timing.secs)))
             .expect("a clean run");
-        let cpu = cpu_since(before);
+        let cpu = before.elapsed(SERVER_THREAD);
         let calls = run.calls.max(1);
         println!(
             "{}: {} calls at {concurrency} in {:.2?}; CPU µs/call: process {:.2}, server {:.2}, client {:.2}",
@@ -298,9 +232,9 @@ fn main() {
     println!(
         "svcgen RPC benchmark: echo of a {bytes}-byte MessagePack struct; {} rounds × {:.1} s per peer \
          (each after {:.1} s warm-up), callers {:?}; server runtime {}, client runtime {} ({} CPUs)",
-        config.rounds,
-        config.secs,
-        config.warm_up,
+        config.timing.rounds,
+        config.timing.secs,
+        config.timing.warm_up,
         config.concurrency,
         if server_pinned { "pinned to core 0" } else { "not pinned" },
         if client_pinned { "pinned to core 1" } else { "not pinned" },

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::load::{Run, histogram};
+use crate::load::{Run, histogram, process_cpu, this_thread_cpu, threads_cpu};
 
 /// Everything measured for one peer at one concurrency, over every round.
 #[derive(Debug)]
@@ -49,6 +49,26 @@ pub struct Cpu {
     pub server: Duration,
     /// The client runtime's thread.
     pub client: Duration,
+}
+
+impl Cpu {
+    /// CPU time so far: the process, the threads named `server_thread`, the calling thread
+    /// (the client runtime's).
+    #[must_use]
+    pub fn now(server_thread: &str) -> Self {
+        Self { process: process_cpu(), server: threads_cpu(server_thread), client: this_thread_cpu() }
+    }
+
+    /// CPU time spent since `self` was read with [`Cpu::now`].
+    #[must_use]
+    pub fn elapsed(self, server_thread: &str) -> Self {
+        let now = Self::now(server_thread);
+        Self {
+            process: now.process.saturating_sub(self.process),
+            server: now.server.saturating_sub(self.server),
+            client: now.client.saturating_sub(self.client),
+        }
+    }
 }
 
 impl Cell {

@@ -221,7 +221,14 @@ impl RpcClient {
 /// Connects a binary-mode client's connection: the WebSocket handshake selects
 /// [`BINARY_SUBPROTOCOL`] (it replaces the RPC handshake), then frames flow.
 pub(crate) async fn connect(url: &str, config: &RpcConfig) -> Result<std::sync::Arc<Conn>, Status> {
-    let socket = open_socket(url, BINARY_SUBPROTOCOL, config.max_frame, config.connect_timeout).await?;
+    let socket = open_socket(
+        url,
+        BINARY_SUBPROTOCOL,
+        config.max_frame,
+        super::DEFAULT_READ_BUFFER,
+        config.connect_timeout,
+    )
+    .await?;
     let (sink, stream) = socket.split();
     let frames = Messages { stream, max: config.max_frame, step: client_step, close: None };
     let (conn, rx) = Conn::start(frames, config);

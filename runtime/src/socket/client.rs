@@ -558,7 +558,9 @@ impl SocketClient {
     async fn connect(&self) -> Result<Arc<Conn>, Status> {
         let config = &self.inner.config;
         let url = &self.inner.url;
-        let socket = open_socket(url, SUBPROTOCOL, config.max_message, config.connect_timeout).await?;
+        let socket =
+            open_socket(url, SUBPROTOCOL, config.max_message, config.read_buffer, config.connect_timeout)
+                .await?;
         let (mut sink, stream) = socket.split();
         let (tx, mut rx) = mpsc::channel::<Message>(1024);
         let conn = Arc::new(Conn {
@@ -583,11 +585,12 @@ impl SocketClient {
 }
 
 /// A WebSocket connected to `url`, the server having selected `protocol` (the handshake within
-/// `timeout`; messages up to `max` bytes either way).
+/// `timeout`; messages up to `max` bytes either way; `read_buffer` bytes read at a time).
 pub(super) async fn open_socket(
     url: &str,
     protocol: &'static str,
     max: usize,
+    read_buffer: usize,
     timeout: Duration,
 ) -> Result<Socket, Status> {
     let unreachable = |e: &dyn std::fmt::Display| Status::unavailable(format!("cannot reach {url}: {e}"));
@@ -596,6 +599,7 @@ pub(super) async fn open_socket(
     let mut ws_config = WebSocketConfig::default();
     ws_config.max_message_size = Some(max);
     ws_config.max_frame_size = Some(max);
+    ws_config.read_buffer_size = read_buffer;
     let (socket, response) = tokio::time::timeout(
         timeout,
         tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true),

@@ -82,7 +82,14 @@ pub struct SocketConfig {
     pub max_backoff: Duration,
     /// The HTTP path of the WebSocket endpoint (server side; default [`DEFAULT_PATH`]).
     pub path: String,
+    /// The bytes read from the connection at a time, a buffer each connection holds for its
+    /// life (default [`DEFAULT_READ_BUFFER`], 8 KiB; tungstenite's own default, 128 KiB, costs
+    /// 128 KiB per idle connection). Larger messages are read in several reads.
+    pub read_buffer: usize,
 }
+
+/// The default [`SocketConfig::read_buffer`]: 8 KiB.
+pub const DEFAULT_READ_BUFFER: usize = 8 << 10;
 
 impl Default for SocketConfig {
     fn default() -> Self {
@@ -97,6 +104,7 @@ impl Default for SocketConfig {
             connect_timeout: Duration::from_secs(5),
             max_backoff: Duration::from_secs(5),
             path: DEFAULT_PATH.to_owned(),
+            read_buffer: DEFAULT_READ_BUFFER,
         }
     }
 }

@@ -236,7 +236,11 @@ async fn upgrade(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Res
     let offered = ws.requested_protocols().next().is_some();
     let max = shared.config.max_message;
     // The server's order of preference decides when both are offered.
-    let ws = ws.protocols(SUBPROTOCOLS).max_message_size(max).max_frame_size(max);
+    let ws = ws
+        .protocols(SUBPROTOCOLS)
+        .max_message_size(max)
+        .max_frame_size(max)
+        .read_buffer_size(shared.config.read_buffer);
     let binary = ws.selected_protocol().is_some_and(|p| p.as_bytes() == BINARY_SUBPROTOCOL.as_bytes());
     if offered && ws.selected_protocol().is_none() {
         let status = Status::invalid_argument(format!(
