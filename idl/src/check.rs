@@ -48,6 +48,15 @@ fn check_generated_names(model: &Model, diags: &mut Diagnostics) {
     let event_names = model.event_struct_names();
     for package in &model.packages {
         let mut generated: HashMap<String, (String, Span)> = HashMap::new();
+        // The service traits themselves (a type of the same name is `duplicate-name`).
+        let traits: HashMap<String, (String, Span)> = package
+            .services
+            .iter()
+            .map(|sid| {
+                let service = &model.services[sid.0 as usize];
+                (rust(&service.name), (format!("the trait of service `{}`", service.name), service.span))
+            })
+            .collect();
         for sid in &package.services {
             let service = &model.services[sid.0 as usize];
             let base = rust(&service.name);
@@ -77,7 +86,8 @@ fn check_generated_names(model: &Model, diags: &mut Diagnostics) {
                     continue;
                 }
                 let what = format!("the struct generated for event `{}.{}`", service.name, event.name);
-                if let Some((first, span)) = generated.insert(name.to_owned(), (what, event.span)) {
+                let taken = traits.get(name).cloned();
+                if let Some((first, span)) = generated.insert(name.to_owned(), (what, event.span)).or(taken) {
                     diags.push(
                         Diagnostic::error(
                             "generated-name",
