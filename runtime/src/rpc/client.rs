@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -12,6 +12,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::{mpsc, oneshot};
 
 use super::frame::{Frame, HANDSHAKE, MAGIC};
+use super::reconnect::{Open, Reconnecting};
 use super::source::{ByteFrames, FrameSource};
 use super::{RpcConfig, status_of, write_frames};
 use crate::context::Context;
@@ -30,10 +31,8 @@ struct Inner {
     addr: String,
     config: RpcConfig,
     transport: Transport,
-    state: tokio::sync::Mutex<State>,
-    /// The open connection, for the fast path of every call (`state` is locked only to
-    /// connect).
-    current: Mutex<Option<Arc<Conn>>>,
+    /// The connection, made again after it closes.
+    connection: Reconnecting<Conn>,
 }
 
 /// What carries an RPC client's frames.
@@ -44,13 +43,6 @@ pub(crate) enum Transport {
     /// A WebSocket in the socket binding's binary mode, one frame per message.
     #[cfg(feature = "socket")]
     WebSocket,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    conn: Option<Arc<Conn>>,
-    failures: u32,
-    retry_at: Option<Instant>,
 }
 
 /// Where the answer to a call goes.
@@ -89,6 +81,12 @@ impl std::fmt::Debug for SlotBox {
             Slot::Unary(_) => "Unary",
             Slot::Stream(..) => "Stream",
         })
+    }
+}
+
+impl Open for Conn {
+    fn is_open(&self) -> bool {
+        self.open.load(Ordering::Acquire)
     }
 }
 
@@ -214,8 +212,7 @@ impl RpcClient {
                 addr: addr.to_owned(),
                 config,
                 transport,
-                state: tokio::sync::Mutex::default(),
-                current: Mutex::default(),
+                connection: Reconnecting::default(),
             }),
         }
     }
@@ -354,44 +351,7 @@ impl RpcClient {
 
     /// The open connection, or a new one; after failures, not before the backoff has passed.
     async fn connection(&self) -> Result<Arc<Conn>, Status> {
-        let current = self.inner.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-        if let Some(conn) = current
-            && conn.open.load(Ordering::Acquire)
-        {
-            return Ok(conn);
-        }
-        let mut state = self.inner.state.lock().await;
-        if let Some(conn) = &state.conn
-            && conn.open.load(Ordering::Acquire)
-        {
-            return Ok(conn.clone());
-        }
-        if let Some(at) = state.retry_at {
-            let now = Instant::now();
-            if now < at {
-                return Err(Status::unavailable(format!(
-                    "cannot reach {}; next attempt in {} ms",
-                    self.inner.addr,
-                    (at - now).as_millis()
-                )));
-            }
-        }
-        match self.connect().await {
-            Ok(conn) => {
-                state.conn = Some(conn.clone());
-                *self.inner.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-                    Some(conn.clone());
-                state.failures = 0;
-                state.retry_at = None;
-                Ok(conn)
-            }
-            Err(status) => {
-                state.failures = state.failures.saturating_add(1);
-                state.retry_at =
-                    Some(Instant::now() + backoff(state.failures, self.inner.config.max_backoff));
-                Err(status)
-            }
-        }
+        self.inner.connection.get(&self.inner.addr, self.inner.config.max_backoff, || self.connect()).await
     }
 
     async fn connect(&self) -> Result<Arc<Conn>, Status> {
@@ -493,13 +453,6 @@ fn request_frame<Req: Serialize>(
 
 fn deadline() -> Status {
     Status::deadline_exceeded("the deadline passed while waiting for the server")
-}
-
-/// 100 ms, doubling per failure, capped, with up to 50 % random jitter.
-fn backoff(failures: u32, max: Duration) -> Duration {
-    let base = Duration::from_millis(100).saturating_mul(1u32 << failures.min(16)).min(max);
-    let jitter = u32::try_from(uuid::Uuid::new_v4().as_u128() % 1000).unwrap_or(0);
-    base.mul_f64(0.5 + f64::from(jitter) / 2000.0)
 }
 
 async fn read_frames(conn: Weak<Conn>, mut frames: impl FrameSource, keepalive: Duration) {

@@ -7,6 +7,7 @@
 
 mod client;
 pub mod frame;
+pub(crate) mod reconnect;
 mod server;
 pub(crate) mod source;
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde::Serialize;
@@ -22,6 +22,7 @@ use super::{SUBPROTOCOL, SocketConfig};
 use crate::context::Context;
 use crate::descriptor::MethodDescriptor;
 use crate::dispatch::Streaming;
+use crate::rpc::reconnect::{Open, Reconnecting, backoff};
 use crate::status::{Code, Status};
 
 /// Calls services over the socket binding. Cheap to clone: clones share one connection.
@@ -36,16 +37,8 @@ struct Inner {
     config: SocketConfig,
     /// What this client serves to the server (calls in the other direction).
     local: Local,
-    state: tokio::sync::Mutex<State>,
-    /// The open connection, for the fast path of every call.
-    current: Mutex<Option<Arc<Conn>>>,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    conn: Option<Arc<Conn>>,
-    failures: u32,
-    retry_at: Option<Instant>,
+    /// The connection, made again after it closes.
+    connection: Reconnecting<Conn>,
 }
 
 type Items = mpsc::Sender<Result<Value, Status>>;
@@ -84,6 +77,12 @@ impl std::fmt::Debug for Conn {
 fn end_stream(items: &Items, cut: &Cut, status: Status) {
     if let Err(mpsc::error::TrySendError::Full(Err(status))) = items.try_send(Err(status)) {
         *cut.lock().unwrap_or_else(PoisonError::into_inner) = Some(status);
+    }
+}
+
+impl Open for Conn {
+    fn is_open(&self) -> bool {
+        self.open.load(Ordering::Acquire)
     }
 }
 
@@ -285,8 +284,7 @@ impl SocketClient {
             inner: Arc::new(Inner {
                 url: url.to_owned(),
                 config,
-                state: tokio::sync::Mutex::default(),
-                current: Mutex::default(),
+                connection: Reconnecting::default(),
                 local: Local::default(),
             }),
         })
@@ -516,43 +514,7 @@ impl SocketClient {
 
     /// The open connection, or a new one; after failures, not before the backoff has passed.
     async fn connection(&self) -> Result<Arc<Conn>, Status> {
-        let current = self.inner.current.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        if let Some(conn) = current
-            && conn.open.load(Ordering::Acquire)
-        {
-            return Ok(conn);
-        }
-        let mut state = self.inner.state.lock().await;
-        if let Some(conn) = &state.conn
-            && conn.open.load(Ordering::Acquire)
-        {
-            return Ok(conn.clone());
-        }
-        if let Some(at) = state.retry_at {
-            let now = Instant::now();
-            if now < at {
-                return Err(Status::unavailable(format!(
-                    "cannot reach {}; next attempt in {} ms",
-                    self.inner.url,
-                    (at - now).as_millis()
-                )));
-            }
-        }
-        match self.connect().await {
-            Ok(conn) => {
-                state.conn = Some(conn.clone());
-                *self.inner.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn.clone());
-                state.failures = 0;
-                state.retry_at = None;
-                Ok(conn)
-            }
-            Err(status) => {
-                state.failures = state.failures.saturating_add(1);
-                state.retry_at =
-                    Some(Instant::now() + backoff(state.failures, self.inner.config.max_backoff));
-                Err(status)
-            }
-        }
+        self.inner.connection.get(&self.inner.url, self.inner.config.max_backoff, || self.connect()).await
     }
 
     async fn connect(&self) -> Result<Arc<Conn>, Status> {
@@ -620,13 +582,6 @@ pub(super) type Socket =
 
 fn deadline() -> Status {
     Status::deadline_exceeded("the deadline passed while waiting for the server")
-}
-
-/// 100 ms, doubling per failure, capped, with up to 50 % random jitter.
-fn backoff(failures: u32, max: Duration) -> Duration {
-    let base = Duration::from_millis(100).saturating_mul(1u32 << failures.min(16)).min(max);
-    let jitter = u32::try_from(uuid::Uuid::new_v4().as_u128() % 1000).unwrap_or(0);
-    base.mul_f64(0.5 + f64::from(jitter) / 2000.0)
 }
 
 /// Reads the server's messages; pings a silent server and gives up on a dead one.
