@@ -140,8 +140,8 @@ impl SocketServer {
     /// Pushes the events published on `broker` to the connections that subscribe to them
     /// (`svcgen.subscribe`): for each subscription the server consumes the event's subject
     /// alone (every event published while it exists) and forwards each event as a
-    /// `svcgen.event` notification. Only events of the services served here can be subscribed
-    /// to (`{package}.{service}.{event}`).
+    /// `svcgen.event` notification. Only the events the services served here declare can be
+    /// subscribed to (`{package}.{service}.{event}`).
     #[must_use]
     pub fn events(mut self, broker: impl Broker) -> Self {
         self.events = Some(Arc::new(broker));
