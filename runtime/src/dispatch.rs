@@ -209,6 +209,13 @@ pub trait Dispatch: Send + Sync + 'static {
     }
 }
 
+/// Polls `future` once, in the task that awaits this: a future that finishes at once is done
+/// without a task of its own; one that is pending can then be spawned (the task polls it again,
+/// so its waker is the task's).
+pub(crate) async fn poll_once<F: Future + Unpin>(future: &mut F) -> std::task::Poll<F::Output> {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(Pin::new(&mut *future).poll(cx))).await
+}
+
 /// Runs a call under its deadline, as every server does: expired work is refused, a call
 /// that outlives its deadline is stopped, and a panic is `internal`.
 pub(crate) async fn run_call(

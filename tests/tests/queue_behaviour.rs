@@ -163,7 +163,7 @@ async fn expired_and_late<B: Broker + Clone>(broker: B) {
 async fn raw_request<B: Broker>(broker: &B, mut request: Message) -> Message {
     let mut inbox = broker.inbox().await.expect("an inbox");
     request.reply_to = Some(inbox.reply_to(7));
-    request.headers.push((header::CALL.to_owned(), "7".to_owned()));
+    request.headers.push((header::CALL.into(), "7".into()));
     broker.send(request).await.expect("sent");
     tokio::time::timeout(Duration::from_secs(10), inbox.messages.next())
         .await

@@ -209,7 +209,7 @@ async fn bad_input_is_dead_lettered<B: Broker + Clone>(broker: B) {
             .with_header(ce::SPECVERSION, "1.0")
             .with_header(ce::ID, format!("bad-{kind}"))
             .with_header(ce::SOURCE, "probe.orders")
-            .with_header(ce::TYPE, kind)
+            .with_header(ce::TYPE, kind.to_owned())
             .with_header(header::CORRELATION_ID, format!("corr-{kind}"))
     };
     broker.publish_durable(raw(b"1")).await.expect("published");

@@ -146,8 +146,9 @@ impl AmqpBroker {
     ) -> Result<(), Status> {
         let mut table = FieldTable::default();
         for (name, value) in &message.headers {
-            let name = name.strip_prefix("ce-").map_or_else(|| name.clone(), |a| format!("cloudEvents_{a}"));
-            table.insert(ShortString::from(name), AMQPValue::LongString(value.as_str().into()));
+            let name =
+                name.strip_prefix("ce-").map_or_else(|| name.to_string(), |a| format!("cloudEvents_{a}"));
+            table.insert(ShortString::from(name), AMQPValue::LongString(value.as_bytes().into()));
         }
         let mut properties = BasicProperties::default().with_headers(table).with_delivery_mode(2);
         if let Some(content_type) = message.header(header::CONTENT_TYPE) {
@@ -278,7 +279,7 @@ async fn declare_exchange(channel: &Channel) -> Result<(), Status> {
 fn field_table(message: &Message) -> FieldTable {
     let mut table = FieldTable::default();
     for (name, value) in &message.headers {
-        table.insert(ShortString::from(name.as_str()), AMQPValue::LongString(value.as_str().into()));
+        table.insert(ShortString::from(&**name), AMQPValue::LongString(value.as_bytes().into()));
     }
     table
 }
@@ -294,7 +295,7 @@ fn message_of(delivery: &lapin::message::Delivery) -> Message {
                 AMQPValue::ByteArray(b) => String::from_utf8_lossy(b.as_slice()).into_owned(),
                 _ => continue,
             };
-            headers.push((name.as_str().to_ascii_lowercase(), value));
+            headers.push((header::name(name.as_str()), value.into()));
         }
     }
     Message {
@@ -310,7 +311,6 @@ struct AmqpSettle {
     broker: AmqpBroker,
     delivery: lapin::message::Delivery,
     queue: String,
-    message: Message,
     attempt: u32,
 }
 
@@ -323,10 +323,14 @@ impl Settle for AmqpSettle {
 
     /// A copy, the next attempt, is published to the consumer's queue after `delay`, and then
     /// the original is acknowledged: a failure in between delivers it again, never loses it.
-    fn retry(self: Box<Self>, delay: std::time::Duration) -> BoxFuture<'static, Result<(), Status>> {
+    fn retry(
+        self: Box<Self>,
+        message: Message,
+        delay: std::time::Duration,
+    ) -> BoxFuture<'static, Result<(), Status>> {
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            let next = with_attempt(self.message.clone(), self.attempt.saturating_add(1));
+            let next = with_attempt(message, self.attempt.saturating_add(1));
             let retried = async {
                 self.broker.publish_event("", &self.queue, &next).await?;
                 self.delivery.ack(BasicAckOptions::default()).await.map_err(|e| unavailable("ack", &e))
@@ -351,13 +355,13 @@ fn event_of(delivery: &lapin::message::Delivery) -> Message {
     let mut message = message_of(delivery);
     for (name, _) in &mut message.headers {
         if let Some(attribute) = name.strip_prefix("cloudevents_") {
-            *name = format!("ce-{attribute}");
+            *name = header::name(&format!("ce-{attribute}"));
         }
     }
     if message.header(header::CONTENT_TYPE).is_none()
         && let Some(content_type) = delivery.properties.content_type()
     {
-        message.headers.push((header::CONTENT_TYPE.to_owned(), content_type.as_str().to_owned()));
+        message.headers.push((header::CONTENT_TYPE.into(), content_type.as_str().to_owned().into()));
     }
     message
 }
@@ -438,7 +442,8 @@ impl Broker for AmqpBroker {
                 )
                 .await
                 .map_err(|e| unavailable("consume", &e))?;
-            let (broker, dead_letter, subject) = (self.clone(), spec.dead_letter, spec.subject);
+            let (broker, subject) = (self.clone(), spec.subject);
+            let dead_letter = std::sync::Arc::<str>::from(spec.dead_letter);
             let state = (consumer, channel);
             let deliveries = futures_util::stream::unfold(state, move |(mut consumer, channel)| {
                 let (broker, queue, dead_letter) = (broker.clone(), queue.clone(), dead_letter.clone());
@@ -453,8 +458,7 @@ impl Broker for AmqpBroker {
                                 message.subject = subject;
                                 let attempt =
                                     attempt_of(&message).saturating_add(u32::from(delivery.redelivered));
-                                let settle =
-                                    AmqpSettle { broker, delivery, queue, message: message.clone(), attempt };
+                                let settle = AmqpSettle { broker, delivery, queue, attempt };
                                 let delivery = Delivery::new(message, attempt, dead_letter, Box::new(settle));
                                 return Some((delivery, (consumer, channel)));
                             }

@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    Broker, Inbox, Message, QueueConfig, ReplyKind, codec_of, content_type, context_headers, header,
-    reply_address,
+    Broker, HeaderText, Inbox, Message, QueueConfig, ReplyKind, codec_of, content_type, context_headers,
+    header, reply_address,
 };
 use crate::context::Context;
 use crate::descriptor::MethodDescriptor;
@@ -95,11 +95,7 @@ impl Replies {
             tracing::debug!(subject = %message.subject, "a reply without a call id was dropped");
             return;
         };
-        let kind = match message.header(header::BODY_ERROR) {
-            // The reply's body was lost: the call fails as an error reply would.
-            Some(_) => Some(ReplyKind::Error),
-            None => message.header(header::KIND).and_then(ReplyKind::parse),
-        };
+        let kind = kind_of(&message);
         let mut slots = self.slots();
         let Some(slot) = slots.get(&call) else {
             tracing::debug!(call, "a late or duplicate reply was dropped");
@@ -119,15 +115,7 @@ impl Replies {
                 slots.remove(&call);
             }
             _ => {
-                let result = match kind {
-                    Some(ReplyKind::Reply) => Ok(message),
-                    Some(ReplyKind::Error) => Err(status_of(&message)),
-                    Some(ReplyKind::NoResponders) => {
-                        Err(Status::unavailable(format!("no responders on `{}`", message.subject)))
-                    }
-                    Some(kind) => Err(Status::internal(format!("an unexpected `{}` reply", kind.as_str()))),
-                    None => Err(Status::internal("a reply without a valid `svcgen-kind` header")),
-                };
+                let result = outcome(message, kind);
                 match slots.remove(&call) {
                     Some(Slot::Unary(tx)) => {
                         let _ = tx.send(result);
@@ -162,6 +150,28 @@ impl Replies {
         if let Some(reader) = self.reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
             reader.abort();
         }
+    }
+}
+
+/// The kind of a reply (`svcgen-kind`; an error when its body was lost).
+fn kind_of(message: &Message) -> Option<ReplyKind> {
+    match message.header(header::BODY_ERROR) {
+        // The reply's body was lost: the call fails as an error reply would.
+        Some(_) => Some(ReplyKind::Error),
+        None => message.header(header::KIND).and_then(ReplyKind::parse),
+    }
+}
+
+/// What a unary call's reply of `kind` makes of it.
+fn outcome(message: Message, kind: Option<ReplyKind>) -> Result<Message, Status> {
+    match kind {
+        Some(ReplyKind::Reply) => Ok(message),
+        Some(ReplyKind::Error) => Err(status_of(&message)),
+        Some(ReplyKind::NoResponders) => {
+            Err(Status::unavailable(format!("no responders on `{}`", message.subject)))
+        }
+        Some(kind) => Err(Status::internal(format!("an unexpected `{}` reply", kind.as_str()))),
+        None => Err(Status::internal("a reply without a valid `svcgen-kind` header")),
     }
 }
 
@@ -240,32 +250,31 @@ impl QueueClient {
         Ok(replies)
     }
 
-    /// Sends a request; the reply goes to `slot`.
-    async fn start<Req: Serialize>(
+    /// The request message of a call (no reply address yet).
+    fn request(
         &self,
         method: &MethodDescriptor,
         ctx: &Context,
-        request: &Req,
-        slot: Slot,
-    ) -> Result<Forget, Status> {
+        request: &impl Serialize,
+    ) -> Result<Message, Status> {
         let codec = self.inner.config.codec;
         let body = codec
             .encode(request)
             .map_err(|e| Status::invalid_argument(format!("cannot encode: {}", e.message())))?;
+        let mut headers: Vec<(HeaderText, HeaderText)> = Vec::with_capacity(8);
+        headers.push((header::CONTENT_TYPE.into(), content_type(codec).into()));
+        context_headers(ctx, &mut headers);
+        Ok(Message { subject: method.subject.to_owned(), reply_to: None, headers, body })
+    }
+
+    /// Sends a request with the client's inbox as its reply address; the reply goes to `slot`.
+    async fn start(&self, mut message: Message, slot: Slot) -> Result<Forget, Status> {
         let replies = self.replies().await?;
         let call =
             replies.register(slot).ok_or_else(|| Status::unavailable("the broker connection is closing"))?;
         let forget = Forget { replies: replies.clone(), call };
-        let mut headers = Vec::with_capacity(8);
-        headers.push((header::CALL.to_owned(), call.to_string()));
-        headers.push((header::CONTENT_TYPE.to_owned(), content_type(codec).to_owned()));
-        context_headers(ctx, &mut headers);
-        let message = Message {
-            subject: method.subject.to_owned(),
-            reply_to: Some(replies.reply_to(call)),
-            headers,
-            body,
-        };
+        message.reply_to = Some(replies.reply_to(call));
+        message.headers.insert(0, (header::CALL.into(), call.to_string().into()));
         self.inner.broker.send(message).await?;
         Ok(forget)
     }
@@ -281,9 +290,20 @@ impl QueueClient {
         request: &Req,
     ) -> Result<Message, Status> {
         let call = async {
-            let (tx, rx) = oneshot::channel();
-            let forget = self.start(method, ctx, request, Slot::Unary(tx)).await?;
+            let message = self.request(method, ctx, request)?;
             let wait = self.timeout(ctx);
+            // The broker's own request multiplexer where it has one (NATS) ...
+            let message = match self.inner.broker.request(message) {
+                Ok(reply) => {
+                    let reply = tokio::time::timeout(wait, reply).await.map_err(|_| deadline(wait))??;
+                    let kind = kind_of(&reply);
+                    return outcome(reply, kind);
+                }
+                Err(message) => message,
+            };
+            // ... else the client's inbox.
+            let (tx, rx) = oneshot::channel();
+            let forget = self.start(message, Slot::Unary(tx)).await?;
             let reply = tokio::time::timeout(wait, rx).await.map_err(|_| deadline(wait))?;
             drop(forget);
             reply.map_err(|_| Status::unavailable("the connection to the broker was lost during the call"))?
@@ -329,11 +349,10 @@ impl QueueClient {
         request: &Req,
     ) -> Result<Streaming<Item>, Status> {
         let (tx, mut items) = mpsc::channel(STREAM_BUFFER);
-        let forget = tracing::Instrument::instrument(
-            self.start(method, ctx, request, Slot::Stream(tx)),
-            client_span(method, ctx),
-        )
-        .await?;
+        let message = self.request(method, ctx, request)?;
+        let forget =
+            tracing::Instrument::instrument(self.start(message, Slot::Stream(tx)), client_span(method, ctx))
+                .await?;
         // The first message tells a failed call from a stream (an empty stream just ends).
         let wait = self.timeout(ctx);
         let first = tokio::time::timeout(wait, items.recv()).await.map_err(|_| deadline(wait))?;

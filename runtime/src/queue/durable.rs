@@ -3,11 +3,12 @@
 
 use std::fmt;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_core::Stream;
 
-use super::{Message, header};
+use super::{HeaderText, Message, header};
 use crate::dispatch::BoxFuture;
 use crate::status::Status;
 
@@ -48,16 +49,24 @@ pub fn dead_letter_subject(subject: &str) -> String {
     format!("svcgen.dlq.{subject}")
 }
 
-/// How a backend settles one delivery. Each method is called at most once, by [`Delivery`].
+/// How a backend settles one delivery. Exactly one method is called, once, by [`Delivery`]; the
+/// message comes back with the ones that may need it (a backend that redelivers by itself
+/// ignores it, the in-memory one requeues it without having kept a copy).
 pub trait Settle: Send + 'static {
     /// The message was handled: the broker forgets it.
     fn ack(self: Box<Self>) -> BoxFuture<'static, Result<(), Status>>;
     /// The message comes again, as the next attempt, after `delay`.
-    fn retry(self: Box<Self>, delay: Duration) -> BoxFuture<'static, Result<(), Status>>;
+    fn retry(self: Box<Self>, message: Message, delay: Duration) -> BoxFuture<'static, Result<(), Status>>;
     /// The message is given up: `dead_letter` (built by [`dead_letter_message`]) is published
     /// durably, then the message is acknowledged (never before: a failure leaves it to come
     /// again).
     fn dead_letter(self: Box<Self>, dead_letter: Message) -> BoxFuture<'static, Result<(), Status>>;
+    /// The delivery was dropped unsettled: the message must come again. By default nothing is
+    /// done, for brokers that redeliver by themselves (after an acknowledgement timeout, or
+    /// when the connection ends).
+    fn unsettled(self: Box<Self>, message: Message) {
+        drop(message);
+    }
 }
 
 /// One delivery of a durable message. Settle it with [`ack`](Self::ack),
@@ -68,8 +77,9 @@ pub struct Delivery {
     pub message: Message,
     /// Which delivery of it this is, from 1.
     pub attempt: u32,
-    dead_letter: String,
-    settle: Box<dyn Settle>,
+    dead_letter: Arc<str>,
+    /// `None` once settled.
+    settle: Option<Box<dyn Settle>>,
 }
 
 impl fmt::Debug for Delivery {
@@ -82,27 +92,44 @@ impl fmt::Debug for Delivery {
     }
 }
 
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        if let Some(settle) = self.settle.take() {
+            settle.unsettled(std::mem::take(&mut self.message));
+        }
+    }
+}
+
 impl Delivery {
     /// A delivery, for a backend: `dead_letter` is the consumer's dead-letter subject.
     #[must_use]
-    pub fn new(message: Message, attempt: u32, dead_letter: String, settle: Box<dyn Settle>) -> Self {
-        Self { message, attempt: attempt.max(1), dead_letter, settle }
+    pub fn new(message: Message, attempt: u32, dead_letter: Arc<str>, settle: Box<dyn Settle>) -> Self {
+        Self { message, attempt: attempt.max(1), dead_letter, settle: Some(settle) }
     }
 
     /// Handled: the broker forgets it.
-    pub async fn ack(self) -> Result<(), Status> {
-        self.settle.ack().await
+    pub async fn ack(mut self) -> Result<(), Status> {
+        match self.settle.take() {
+            Some(settle) => settle.ack().await,
+            None => Ok(()),
+        }
     }
 
     /// Comes again after `delay`, as attempt `attempt + 1`.
-    pub async fn retry(self, delay: Duration) -> Result<(), Status> {
-        self.settle.retry(delay).await
+    pub async fn retry(mut self, delay: Duration) -> Result<(), Status> {
+        match self.settle.take() {
+            Some(settle) => settle.retry(std::mem::take(&mut self.message), delay).await,
+            None => Ok(()),
+        }
     }
 
     /// Given up: published on the dead-letter subject with `reason`, then acknowledged.
-    pub async fn dead_letter(self, reason: &str) -> Result<(), Status> {
+    pub async fn dead_letter(mut self, reason: &str) -> Result<(), Status> {
         let message = dead_letter_message(&self.message, &self.dead_letter, reason, self.attempt);
-        self.settle.dead_letter(message).await
+        match self.settle.take() {
+            Some(settle) => settle.dead_letter(message).await,
+            None => Ok(()),
+        }
     }
 }
 
@@ -110,13 +137,13 @@ impl Delivery {
 /// was published and how many attempts it had.
 #[must_use]
 pub fn dead_letter_message(message: &Message, subject: &str, reason: &str, attempts: u32) -> Message {
-    let mut headers: Vec<(String, String)> =
+    let mut headers: Vec<(HeaderText, HeaderText)> =
         message.headers.iter().filter(|(k, _)| !k.eq_ignore_ascii_case(header::ATTEMPT)).cloned().collect();
     // One line: header values cannot hold line breaks.
     let reason: String = reason.chars().map(|c| if c.is_control() { ' ' } else { c }).take(1024).collect();
-    headers.push((header::DEAD_LETTER_REASON.to_owned(), reason));
-    headers.push((header::DEAD_LETTER_SUBJECT.to_owned(), message.subject.clone()));
-    headers.push((header::DEAD_LETTER_ATTEMPTS.to_owned(), attempts.to_string()));
+    headers.push((header::DEAD_LETTER_REASON.into(), reason.into()));
+    headers.push((header::DEAD_LETTER_SUBJECT.into(), message.subject.clone().into()));
+    headers.push((header::DEAD_LETTER_ATTEMPTS.into(), attempts.to_string().into()));
     Message { subject: subject.to_owned(), reply_to: None, headers, body: message.body.clone() }
 }
 
@@ -131,6 +158,6 @@ pub(crate) fn attempt_of(message: &Message) -> u32 {
 /// `message` as attempt `attempt` (its `svcgen-attempt` header replaced).
 pub(crate) fn with_attempt(mut message: Message, attempt: u32) -> Message {
     message.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(header::ATTEMPT));
-    message.headers.push((header::ATTEMPT.to_owned(), attempt.to_string()));
+    message.headers.push((header::ATTEMPT.into(), attempt.to_string().into()));
     message
 }

@@ -11,7 +11,7 @@
 //! dropped. A message that is not a valid event is dead-lettered at once. `docs/queue.md`,
 //! "Events", has the wire format and what each broker does.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -21,7 +21,7 @@ use futures_util::{FutureExt as _, StreamExt as _};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Broker, ConsumerSpec, Delivery, Message, codec_of, content_type, header};
+use super::{Broker, ConsumerSpec, Delivery, HeaderText, Message, codec_of, content_type, header};
 use crate::context::Context;
 use crate::descriptor::EventDescriptor;
 use crate::dispatch::Codec;
@@ -98,8 +98,8 @@ impl<B: Broker> EventPublisher<B> {
         ctx: &Context,
         data: &T,
     ) -> Result<(), Status> {
-        let source = self.source.clone().unwrap_or_else(|| source_of(subject).to_owned());
-        let message = event_message(subject, id, &source, self.codec, ctx, data)?;
+        let source = self.source.as_deref().unwrap_or_else(|| source_of(subject));
+        let message = event_message(subject, id, source, self.codec, ctx, data)?;
         tracing::debug!(
             %subject,
             %id,
@@ -139,18 +139,21 @@ pub fn event_message<T: Serialize + ?Sized>(
         }
     };
     let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let mut message = Message { subject: subject.to_owned(), body: body.into(), ..Message::default() }
-        .with_header(ce::SPECVERSION, ce::VERSION)
-        .with_header(ce::ID, id)
-        .with_header(ce::SOURCE, source)
-        .with_header(ce::TYPE, subject)
-        .with_header(ce::TIME, time)
-        .with_header(header::CONTENT_TYPE, content_type(codec))
-        .with_header(header::CORRELATION_ID, ctx.correlation_id());
+    let mut headers: Vec<(HeaderText, HeaderText)> = Vec::with_capacity(9);
+    headers.extend([
+        (ce::SPECVERSION.into(), ce::VERSION.into()),
+        (ce::ID.into(), id.to_owned().into()),
+        (ce::SOURCE.into(), source.to_owned().into()),
+        (ce::TYPE.into(), subject.to_owned().into()),
+        (ce::TIME.into(), time.into()),
+        (header::CONTENT_TYPE.into(), content_type(codec).into()),
+        (header::CORRELATION_ID.into(), ctx.correlation_id().to_owned().into()),
+    ]);
     if let Some(tp) = ctx.traceparent() {
-        message = message.with_header(ce::TRACEPARENT, tp).with_header(header::TRACEPARENT, tp);
+        headers.push((ce::TRACEPARENT.into(), tp.to_owned().into()));
+        headers.push((header::TRACEPARENT.into(), tp.to_owned().into()));
     }
-    Ok(message)
+    Ok(Message { subject: subject.to_owned(), reply_to: None, headers, body: body.into() })
 }
 
 /// An event as a handler gets it.
@@ -458,11 +461,15 @@ impl<B: Broker, T> Subscriber<B, T> {
                 let Ok(slot) = slots.clone().acquire_owned().await else { break };
                 let shared = shared.clone();
                 // (Boxed: the handling future is large, and a task moves its future around whole.)
-                let handle = Box::pin(async move { shared.handle(delivery).await });
-                handling.spawn(async move {
-                    handle.await;
+                let mut handle = Box::pin(async move {
+                    shared.handle(delivery).await;
                     drop(slot);
                 });
+                // Most events are handled without waiting: here, at once, in this task; only an
+                // event whose handling waits gets a task of its own (and its waker, polled there).
+                if crate::dispatch::poll_once(&mut handle).await.is_pending() {
+                    handling.spawn(handle);
+                }
             }
             tracing::warn!(%subject, "the event consumer ended: the broker is gone");
             while handling.join_next().await.is_some() {}
@@ -505,8 +512,6 @@ where
     F: Future<Output = Result<(), Status>> + Send + 'static,
 {
     async fn handle(&self, delivery: Delivery) {
-        let correlation_id = delivery.message.header(header::CORRELATION_ID).unwrap_or("").to_owned();
-        let subject = delivery.message.subject.clone();
         let decoded = decode::<T>(&delivery.message, &self.event_type, delivery.attempt).and_then(|event| {
             (self.check)(&event.data).map_err(|status| format!("invalid data: {}", status.message()))?;
             Ok(event)
@@ -514,22 +519,28 @@ where
         let event = match decoded {
             Ok(event) => event,
             Err(reason) => {
+                let correlation_id = delivery.message.header(header::CORRELATION_ID).unwrap_or("").to_owned();
+                let subject = &delivery.message.subject;
                 tracing::warn!(%correlation_id, %subject, %reason, "not a valid event: dead-lettered");
                 settled(&correlation_id, delivery.dead_letter(&reason).await);
                 return;
             }
         };
-        let id = event.id.clone();
+        // (The event moves into the handler: what the log lines need is kept, cheaply.)
+        let ctx = event.context.clone();
+        let correlation_id = ctx.correlation_id();
+        let subject = &*self.event_type;
+        let id: Arc<str> = Arc::from(event.id.as_str());
         let seen = self.dedupe.lock().unwrap_or_else(PoisonError::into_inner).begin(&id);
         match seen {
             Seen::Handled => {
                 tracing::debug!(%correlation_id, %subject, %id, "a duplicate event is dropped");
-                settled(&correlation_id, delivery.ack().await);
+                settled(correlation_id, delivery.ack().await);
                 return;
             }
             // Its twin is being handled: this one comes again, to be dropped if that succeeds.
             Seen::InFlight => {
-                settled(&correlation_id, delivery.retry(self.retry.backoff_base).await);
+                settled(correlation_id, delivery.retry(self.retry.backoff_base).await);
                 return;
             }
             Seen::New => {}
@@ -542,22 +553,22 @@ where
             %id,
             attempt,
             correlation_id = %correlation_id,
-            trace_id = event.context.trace_id(),
+            trace_id = ctx.trace_id(),
         );
         let handling = std::panic::AssertUnwindSafe((self.handler)(event)).catch_unwind();
         let outcome = tracing::Instrument::instrument(handling, span).await;
         let outcome = outcome.unwrap_or_else(|_| Err(Status::internal("the event handler panicked")));
-        self.dedupe.lock().unwrap_or_else(PoisonError::into_inner).finish(&id, outcome.is_ok());
+        self.dedupe.lock().unwrap_or_else(PoisonError::into_inner).finish(id.clone(), outcome.is_ok());
         match outcome {
-            Ok(()) => settled(&correlation_id, delivery.ack().await),
+            Ok(()) => settled(correlation_id, delivery.ack().await),
             Err(status) if attempt >= self.retry.max_attempts => {
                 let reason = format!("failed {attempt} times; the last: {status}");
                 tracing::warn!(%correlation_id, %subject, %id, %reason, "an event is dead-lettered");
-                settled(&correlation_id, delivery.dead_letter(&reason).await);
+                settled(correlation_id, delivery.dead_letter(&reason).await);
             }
             Err(status) => {
                 tracing::info!(%correlation_id, %subject, %id, attempt, %status, "an event failed: retried");
-                settled(&correlation_id, delivery.retry(self.retry.delay(attempt)).await);
+                settled(correlation_id, delivery.retry(self.retry.delay(attempt)).await);
             }
         }
     }
@@ -576,16 +587,29 @@ fn decode<T: DeserializeOwned>(
     event_type: &str,
     attempt: u32,
 ) -> Result<Event<T>, String> {
-    let required = |name: &str| {
-        message.header(name).filter(|v| !v.is_empty()).ok_or_else(|| format!("missing header `{name}`"))
-    };
-    let version = required(ce::SPECVERSION)?;
+    // One pass over the headers (names are lower case); the first of a name counts.
+    let mut attributes = Attributes::default();
+    for (name, value) in &message.headers {
+        let slot = match &**name {
+            ce::SPECVERSION => &mut attributes.version,
+            ce::ID => &mut attributes.id,
+            ce::SOURCE => &mut attributes.source,
+            ce::TYPE => &mut attributes.kind,
+            ce::TIME => &mut attributes.time,
+            ce::TRACEPARENT => &mut attributes.ce_traceparent,
+            header::TRACEPARENT => &mut attributes.traceparent,
+            header::CORRELATION_ID => &mut attributes.correlation_id,
+            _ => continue,
+        };
+        slot.get_or_insert(&**value);
+    }
+    let version = required(attributes.version, ce::SPECVERSION)?;
     if version != ce::VERSION {
         return Err(format!("unsupported CloudEvents version `{version}`"));
     }
-    let id = required(ce::ID)?;
-    let source = required(ce::SOURCE)?;
-    let kind = required(ce::TYPE)?;
+    let id = required(attributes.id, ce::ID)?;
+    let source = required(attributes.source, ce::SOURCE)?;
+    let kind = required(attributes.kind, ce::TYPE)?;
     if kind != event_type {
         return Err(format!("unknown event type `{kind}` (expected `{event_type}`)"));
     }
@@ -595,16 +619,34 @@ fn decode<T: DeserializeOwned>(
             rmp_serde::from_slice(&message.body).map_err(|e| format!("undecodable data: {e}"))?
         }
     };
-    let traceparent = message.header(header::TRACEPARENT).or_else(|| message.header(ce::TRACEPARENT));
+    let traceparent = attributes.traceparent.or(attributes.ce_traceparent);
     Ok(Event {
         id: id.to_owned(),
         source: source.to_owned(),
         event_type: kind.to_owned(),
-        time: message.header(ce::TIME).map(str::to_owned),
+        time: attributes.time.map(str::to_owned),
         attempt,
-        context: Context::from_headers(message.header(header::CORRELATION_ID), traceparent),
+        context: Context::from_headers(attributes.correlation_id, traceparent),
         data,
     })
+}
+
+/// A header an event must have, not empty.
+fn required<'m>(value: Option<&'m str>, name: &str) -> Result<&'m str, String> {
+    value.filter(|v| !v.is_empty()).ok_or_else(|| format!("missing header `{name}`"))
+}
+
+/// The headers of an event that [`decode`] reads.
+#[derive(Default)]
+struct Attributes<'m> {
+    version: Option<&'m str>,
+    id: Option<&'m str>,
+    source: Option<&'m str>,
+    kind: Option<&'m str>,
+    time: Option<&'m str>,
+    ce_traceparent: Option<&'m str>,
+    traceparent: Option<&'m str>,
+    correlation_id: Option<&'m str>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -614,60 +656,77 @@ enum Seen {
     Handled,
 }
 
-/// The ids a subscriber handled lately (bounded by a window and a capacity) and is handling.
+/// The ids a subscriber handled lately (bounded by a window and a capacity) and is handling:
+/// one map, each id held once (shared with the order of their handling).
 #[derive(Debug)]
 struct Dedupe {
     window: Duration,
     capacity: usize,
-    handled: HashMap<String, Instant>,
-    order: VecDeque<(String, Instant)>,
-    in_flight: HashSet<String>,
+    ids: HashMap<Arc<str>, Handling, foldhash::fast::RandomState>,
+    /// The handled ids, oldest first, with when their handling began.
+    order: VecDeque<(Arc<str>, Instant)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Handling {
+    /// Being handled, since then.
+    InFlight(Instant),
+    /// Handled; its handling began then.
+    Handled(Instant),
 }
 
 impl Dedupe {
     fn new(window: Duration, capacity: usize) -> Self {
-        Self { window, capacity, handled: HashMap::new(), order: VecDeque::new(), in_flight: HashSet::new() }
+        Self { window, capacity, ids: HashMap::default(), order: VecDeque::new() }
     }
 
-    fn begin(&mut self, id: &str) -> Seen {
+    fn begin(&mut self, id: &Arc<str>) -> Seen {
         if self.capacity == 0 {
             return Seen::New;
         }
         let now = Instant::now();
-        while let Some((old, at)) = self.order.front() {
+        while let Some((_, at)) = self.order.front() {
             if now.duration_since(*at) < self.window {
                 break;
             }
-            if self.handled.get(old) == Some(at) {
-                self.handled.remove(old);
-            }
-            self.order.pop_front();
+            self.forget_oldest();
         }
-        if self.handled.contains_key(id) {
-            Seen::Handled
-        } else if self.in_flight.insert(id.to_owned()) {
-            Seen::New
-        } else {
-            Seen::InFlight
+        match self.ids.entry(id.clone()) {
+            std::collections::hash_map::Entry::Occupied(seen) => match seen.get() {
+                Handling::Handled(_) => Seen::Handled,
+                Handling::InFlight(_) => Seen::InFlight,
+            },
+            std::collections::hash_map::Entry::Vacant(new) => {
+                new.insert(Handling::InFlight(now));
+                Seen::New
+            }
         }
     }
 
-    fn finish(&mut self, id: &str, handled: bool) {
+    fn finish(&mut self, id: Arc<str>, handled: bool) {
         if self.capacity == 0 {
             return;
         }
-        self.in_flight.remove(id);
-        if handled {
-            let now = Instant::now();
-            self.handled.insert(id.to_owned(), now);
-            self.order.push_back((id.to_owned(), now));
-            while self.order.len() > self.capacity {
-                if let Some((old, at)) = self.order.pop_front()
-                    && self.handled.get(&old) == Some(&at)
-                {
-                    self.handled.remove(&old);
-                }
-            }
+        if !handled {
+            self.ids.remove(&id);
+            return;
+        }
+        let Some(state) = self.ids.get_mut(&id) else { return };
+        let Handling::InFlight(began) = *state else { return };
+        *state = Handling::Handled(began);
+        self.order.push_back((id, began));
+        while self.order.len() > self.capacity {
+            self.forget_oldest();
+        }
+    }
+
+    /// Forgets the oldest handled id (unless it is being handled again).
+    fn forget_oldest(&mut self) {
+        if let Some((old, at)) = self.order.pop_front()
+            && let std::collections::hash_map::Entry::Occupied(seen) = self.ids.entry(old)
+            && *seen.get() == Handling::Handled(at)
+        {
+            seen.remove();
         }
     }
 }
@@ -691,22 +750,23 @@ mod tests {
     #[test]
     fn dedupe_is_bounded_and_forgets_failures() {
         let mut dedupe = Dedupe::new(Duration::from_secs(60), 2);
-        assert_eq!(dedupe.begin("a"), Seen::New);
-        assert_eq!(dedupe.begin("a"), Seen::InFlight);
-        dedupe.finish("a", false);
-        assert_eq!(dedupe.begin("a"), Seen::New, "a failure is not remembered as handled");
-        dedupe.finish("a", true);
-        assert_eq!(dedupe.begin("a"), Seen::Handled);
+        assert_eq!(dedupe.begin(&"a".into()), Seen::New);
+        assert_eq!(dedupe.begin(&"a".into()), Seen::InFlight);
+        dedupe.finish("a".into(), false);
+        assert_eq!(dedupe.begin(&"a".into()), Seen::New, "a failure is not remembered as handled");
+        dedupe.finish("a".into(), true);
+        assert_eq!(dedupe.begin(&"a".into()), Seen::Handled);
         for id in ["b", "c"] {
-            assert_eq!(dedupe.begin(id), Seen::New);
-            dedupe.finish(id, true);
+            assert_eq!(dedupe.begin(&id.into()), Seen::New);
+            dedupe.finish(id.into(), true);
         }
-        assert_eq!(dedupe.begin("a"), Seen::New, "the oldest id is forgotten beyond the capacity");
-        assert!(dedupe.handled.len() <= 2 && dedupe.order.len() <= 2);
+        assert_eq!(dedupe.begin(&"a".into()), Seen::New, "the oldest id is forgotten beyond the capacity");
+        let handled = dedupe.ids.values().filter(|h| matches!(h, Handling::Handled(_))).count();
+        assert!(handled <= 2 && dedupe.order.len() <= 2, "{handled} handled ids kept");
         let mut short = Dedupe::new(Duration::ZERO, 10);
-        assert_eq!(short.begin("x"), Seen::New);
-        short.finish("x", true);
-        assert_eq!(short.begin("x"), Seen::New, "outside the window it is new again");
+        assert_eq!(short.begin(&"x".into()), Seen::New);
+        short.finish("x".into(), true);
+        assert_eq!(short.begin(&"x".into()), Seen::New, "outside the window it is new again");
     }
 
     #[test]

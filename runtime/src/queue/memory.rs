@@ -1,10 +1,11 @@
 //! The in-memory broker: the embedded default, no server to run.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
-use super::durable::{attempt_of, with_attempt};
 use super::{Broker, ConsumerSpec, Deliveries, Delivery, Inbox, Message, Messages, Settle, subject_matches};
 use crate::dispatch::BoxFuture;
 use crate::status::Status;
@@ -23,6 +24,32 @@ const DURABLE_BUFFER: usize = 10_000;
 pub struct MemoryBroker {
     groups: Arc<Mutex<Vec<Group>>>,
     durable: Arc<Mutex<Vec<DurableConsumer>>>,
+    /// The requests waiting for their reply ([`Broker::request`]), by reply address.
+    requests: Arc<Requests>,
+}
+
+#[derive(Debug, Default)]
+struct Requests {
+    waiting: Mutex<HashMap<String, oneshot::Sender<Message>>>,
+    next: AtomicU64,
+}
+
+impl Requests {
+    fn waiting(&self) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<Message>>> {
+        self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Forgets a request whose caller stopped waiting: its late reply finds nobody.
+struct Waiting<'a> {
+    requests: &'a Requests,
+    address: String,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.requests.waiting().remove(&self.address);
+    }
 }
 
 /// A durable consumer: a group's (kept while the broker lives, so messages wait for its
@@ -31,9 +58,17 @@ pub struct MemoryBroker {
 struct DurableConsumer {
     subject: String,
     group: Option<String>,
-    queue: mpsc::Sender<Message>,
+    queue: mpsc::Sender<Queued>,
     /// A group's queue, shared by its members.
-    shared: Option<Arc<tokio::sync::Mutex<mpsc::Receiver<Message>>>>,
+    shared: Option<Arc<tokio::sync::Mutex<mpsc::Receiver<Queued>>>>,
+}
+
+/// A durable message waiting in a consumer's queue, and which attempt it will be (kept beside
+/// the message: it never leaves the process, so it needs no header).
+#[derive(Debug)]
+struct Queued {
+    message: Message,
+    attempt: u32,
 }
 
 #[derive(Debug)]
@@ -84,65 +119,60 @@ impl MemoryBroker {
     }
 }
 
-/// How the in-memory broker settles a delivery. Dropped unsettled, it puts the message back
-/// (as the next attempt), as a network broker would redeliver it.
+/// How the in-memory broker settles a delivery: a retried, or dropped unsettled, message goes
+/// back in its queue as the next attempt, as a network broker would redeliver it.
 struct MemorySettle {
     broker: MemoryBroker,
-    pending: Option<Pending>,
-}
-
-struct Pending {
-    queue: mpsc::Sender<Message>,
-    message: Message,
+    queue: mpsc::Sender<Queued>,
     attempt: u32,
 }
 
-impl Pending {
+impl MemorySettle {
     /// Back in the queue, as the next attempt, after `delay`.
-    fn requeue(self, delay: std::time::Duration) {
-        let Pending { queue, message, attempt } = self;
-        let message = with_attempt(message, attempt.saturating_add(1));
+    fn requeue(self, message: Message, delay: std::time::Duration) {
+        let queued = Queued { message, attempt: self.attempt.saturating_add(1) };
+        let queued = if delay.is_zero() {
+            match self.queue.try_send(queued) {
+                // (A lone consumer that is gone takes its messages with it.)
+                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => return,
+                Err(mpsc::error::TrySendError::Full(queued)) => queued,
+            }
+        } else {
+            queued
+        };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             // (No runtime left: the process is ending, and memory with it.)
-            let _ = queue.try_send(message);
             return;
         };
+        let queue = self.queue;
         runtime.spawn(async move {
             tokio::time::sleep(delay).await;
-            // (A lone consumer that is gone takes its messages with it.)
-            let _ = queue.send(message).await;
+            let _ = queue.send(queued).await;
         });
     }
 }
 
-impl Drop for MemorySettle {
-    fn drop(&mut self) {
-        if let Some(pending) = self.pending.take() {
-            pending.requeue(std::time::Duration::ZERO);
-        }
-    }
-}
-
 impl Settle for MemorySettle {
-    fn ack(mut self: Box<Self>) -> BoxFuture<'static, Result<(), Status>> {
-        self.pending = None;
+    fn ack(self: Box<Self>) -> BoxFuture<'static, Result<(), Status>> {
         Box::pin(async { Ok(()) })
     }
 
-    fn retry(mut self: Box<Self>, delay: std::time::Duration) -> BoxFuture<'static, Result<(), Status>> {
-        if let Some(pending) = self.pending.take() {
-            pending.requeue(delay);
-        }
+    fn retry(
+        self: Box<Self>,
+        message: Message,
+        delay: std::time::Duration,
+    ) -> BoxFuture<'static, Result<(), Status>> {
+        self.requeue(message, delay);
         Box::pin(async { Ok(()) })
     }
 
     fn dead_letter(self: Box<Self>, dead_letter: Message) -> BoxFuture<'static, Result<(), Status>> {
-        Box::pin(async move {
-            let mut this = self;
-            this.broker.publish_durable(dead_letter).await?;
-            this.pending = None;
-            Ok(())
-        })
+        // (Publishing in memory cannot fail, so the message is not kept for another attempt.)
+        Box::pin(async move { self.broker.publish_durable(dead_letter).await })
+    }
+
+    fn unsettled(self: Box<Self>, message: Message) {
+        self.requeue(message, std::time::Duration::ZERO);
     }
 }
 
@@ -170,7 +200,28 @@ impl Broker for MemoryBroker {
     }
 
     fn reply(&self, message: Message) -> BoxFuture<'_, Result<(), Status>> {
-        self.send(message)
+        // A reply to a request made with `request` goes straight to its caller.
+        let waiting = self.requests.waiting().remove(&message.subject);
+        match waiting {
+            Some(caller) => {
+                let _ = caller.send(message);
+                Box::pin(async { Ok(()) })
+            }
+            None => self.send(message),
+        }
+    }
+
+    fn request(&self, mut message: Message) -> Result<BoxFuture<'_, Result<Message, Status>>, Message> {
+        Ok(Box::pin(async move {
+            let n = self.requests.next.fetch_add(1, Ordering::Relaxed);
+            let address = format!("_INBOX.request.{n}");
+            let (tx, rx) = oneshot::channel();
+            self.requests.waiting().insert(address.clone(), tx);
+            message.reply_to = Some(address.clone());
+            let _waiting = Waiting { requests: &self.requests, address };
+            self.send(message).await?;
+            rx.await.map_err(|_| Status::unavailable("the broker dropped the request"))
+        }))
     }
 
     fn listen(&self, subject: &str, group: &str) -> BoxFuture<'_, Result<Messages, Status>> {
@@ -186,7 +237,7 @@ impl Broker for MemoryBroker {
 
     fn publish_durable(&self, message: Message) -> BoxFuture<'_, Result<(), Status>> {
         Box::pin(async move {
-            let queues: Vec<mpsc::Sender<Message>> = {
+            let queues: Vec<mpsc::Sender<Queued>> = {
                 let mut consumers = self.durable.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 consumers.retain(|c| !c.queue.is_closed());
                 consumers.iter().filter(|c| c.subject == message.subject).map(|c| c.queue.clone()).collect()
@@ -194,14 +245,13 @@ impl Broker for MemoryBroker {
             if queues.is_empty() {
                 tracing::warn!(subject = %message.subject, "a durable message nobody consumes is dropped");
             }
-            let message = with_attempt(message, 1);
             // (A lone consumer that is gone takes its messages with it.) The last queue takes the
             // message itself, the others a copy.
             if let Some((last, others)) = queues.split_last() {
                 for queue in others {
-                    let _ = queue.send(message.clone()).await;
+                    let _ = queue.send(Queued { message: message.clone(), attempt: 1 }).await;
                 }
-                let _ = last.send(message).await;
+                let _ = last.send(Queued { message, attempt: 1 }).await;
             }
             Ok(())
         })
@@ -229,14 +279,12 @@ impl Broker for MemoryBroker {
             }
         };
         let broker = self.clone();
-        let dead_letter = spec.dead_letter;
+        let dead_letter = Arc::<str>::from(spec.dead_letter);
         let deliveries = futures_util::stream::unfold(shared, move |shared| {
             let (broker, queue, dead_letter) = (broker.clone(), queue.clone(), dead_letter.clone());
             async move {
-                let message = shared.lock().await.recv().await?;
-                let attempt = attempt_of(&message);
-                let pending = Pending { queue, message: message.clone(), attempt };
-                let settle = MemorySettle { broker, pending: Some(pending) };
+                let Queued { message, attempt } = shared.lock().await.recv().await?;
+                let settle = MemorySettle { broker, queue, attempt };
                 Some((Delivery::new(message, attempt, dead_letter, Box::new(settle)), shared))
             }
         });

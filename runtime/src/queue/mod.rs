@@ -72,7 +72,42 @@ pub mod header {
     pub const DEAD_LETTER_SUBJECT: &str = "svcgen-dead-letter-subject";
     /// A dead letter: the attempts it had.
     pub const DEAD_LETTER_ATTEMPTS: &str = "svcgen-dead-letter-attempts";
+
+    /// The names our messages carry, known statically (no copy of the name per message).
+    pub(crate) const KNOWN: [&str; 17] = [
+        CALL,
+        KIND,
+        CORRELATION_ID,
+        TRACEPARENT,
+        DEADLINE_MS,
+        CONTENT_TYPE,
+        BODY_REF,
+        ATTEMPT,
+        super::events::ce::ID,
+        super::events::ce::SOURCE,
+        super::events::ce::TYPE,
+        super::events::ce::SPECVERSION,
+        super::events::ce::TIME,
+        super::events::ce::TRACEPARENT,
+        DEAD_LETTER_REASON,
+        DEAD_LETTER_SUBJECT,
+        DEAD_LETTER_ATTEMPTS,
+    ];
+
+    /// A header name as a message keeps it: lower case, and one of [`KNOWN`] without a copy.
+    pub(crate) fn name(name: &str) -> super::HeaderText {
+        // (Names come in lower case as a rule: the exact comparison first, cheaper.)
+        let known = KNOWN.iter().find(|known| **known == name);
+        match known.or_else(|| KNOWN.iter().find(|known| known.eq_ignore_ascii_case(name))) {
+            Some(known) => super::HeaderText::Borrowed(known),
+            None => super::HeaderText::Owned(name.to_ascii_lowercase()),
+        }
+    }
 }
+
+/// A header's name or value: borrowed when it is known statically (the names in [`header`],
+/// fixed values such as a content type), owned otherwise, so a message costs no copy of them.
+pub type HeaderText = std::borrow::Cow<'static, str>;
 
 /// A message on the broker.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -82,7 +117,7 @@ pub struct Message {
     /// Where replies go, for a request.
     pub reply_to: Option<String>,
     /// Headers, in order; names are lower case.
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(HeaderText, HeaderText)>,
     /// The body.
     pub body: bytes::Bytes,
 }
@@ -91,13 +126,13 @@ impl Message {
     /// The first header called `name`.
     #[must_use]
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| &**v)
     }
 
     /// Adds a header.
     #[must_use]
-    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.headers.push((name.to_owned(), value.into()));
+    pub fn with_header(mut self, name: impl Into<HeaderText>, value: impl Into<HeaderText>) -> Self {
+        self.headers.push((name.into(), value.into()));
         self
     }
 }
@@ -170,6 +205,20 @@ pub trait Broker: Send + Sync + fmt::Debug + 'static {
     /// `unavailable` when the broker cannot be reached.
     fn inbox(&self) -> BoxFuture<'_, Result<Inbox, Status>>;
 
+    /// Sends a request and waits for its one reply, where the broker's client routes replies
+    /// to their requests itself (NATS' request multiplexer: no inbox of ours, no task between the
+    /// connection and the caller). A broker that does not gives the message back (`Err`), and
+    /// the caller uses an [`Inbox`] of its own (the default). The caller enforces the deadline,
+    /// by dropping the future.
+    ///
+    /// # Errors
+    /// The future fails `unavailable` when the broker cannot be reached, when nobody listens on
+    /// the subject, or when the connection is lost before the reply.
+    #[allow(clippy::type_complexity)]
+    fn request(&self, message: Message) -> Result<BoxFuture<'_, Result<Message, Status>>, Message> {
+        Err(message)
+    }
+
     /// Publishes a durable message (an event) on its subject, and returns once the broker has
     /// it: `JetStream`'s publish acknowledgement, `RabbitMQ`'s publisher confirm of a
     /// persistent message, the in-memory broker's queues.
@@ -204,6 +253,10 @@ impl<B: Broker + ?Sized> Broker for std::sync::Arc<B> {
 
     fn inbox(&self) -> BoxFuture<'_, Result<Inbox, Status>> {
         (**self).inbox()
+    }
+
+    fn request(&self, message: Message) -> Result<BoxFuture<'_, Result<Message, Status>>, Message> {
+        (**self).request(message)
     }
 
     fn publish_durable(&self, message: Message) -> BoxFuture<'_, Result<(), Status>> {
@@ -262,6 +315,15 @@ impl<B: Broker> Broker for Namespace<B> {
 
     fn inbox(&self) -> BoxFuture<'_, Result<Inbox, Status>> {
         self.broker.inbox()
+    }
+
+    fn request(&self, mut message: Message) -> Result<BoxFuture<'_, Result<Message, Status>>, Message> {
+        let subject = std::mem::take(&mut message.subject);
+        message.subject = format!("{}.{subject}", self.prefix);
+        self.broker.request(message).map_err(|mut message| {
+            message.subject = subject;
+            message
+        })
     }
 
     fn publish_durable(&self, mut message: Message) -> BoxFuture<'_, Result<(), Status>> {
@@ -362,17 +424,17 @@ pub(crate) fn codec_of(message: &Message) -> Result<Codec, Status> {
 }
 
 /// The headers that carry a Context (the deadline as milliseconds left, at least 1).
-pub(crate) fn context_headers(ctx: &Context, headers: &mut Vec<(String, String)>) {
-    headers.push((header::CORRELATION_ID.to_owned(), ctx.correlation_id().to_owned()));
+pub(crate) fn context_headers(ctx: &Context, headers: &mut Vec<(HeaderText, HeaderText)>) {
+    headers.push((header::CORRELATION_ID.into(), ctx.correlation_id().to_owned().into()));
     if let Some(tp) = ctx.traceparent() {
-        headers.push((header::TRACEPARENT.to_owned(), tp.to_owned()));
+        headers.push((header::TRACEPARENT.into(), tp.to_owned().into()));
     }
     if let Some(left) = ctx.remaining() {
         let ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1);
-        headers.push((header::DEADLINE_MS.to_owned(), ms.to_string()));
+        headers.push((header::DEADLINE_MS.into(), ms.to_string().into()));
     }
     for (key, value) in ctx.metadata_iter() {
-        headers.push((format!("{}{key}", header::METADATA_PREFIX), value.to_owned()));
+        headers.push((format!("{}{key}", header::METADATA_PREFIX).into(), value.to_owned().into()));
     }
 }
 
@@ -382,7 +444,7 @@ pub(crate) fn context_of(message: &Message) -> Result<Context, (Context, Status)
         Context::from_headers(message.header(header::CORRELATION_ID), message.header(header::TRACEPARENT));
     for (key, value) in &message.headers {
         if let Some(key) = key.strip_prefix(header::METADATA_PREFIX) {
-            ctx = ctx.with_metadata(key, value.clone());
+            ctx = ctx.with_metadata(key, &**value);
         }
     }
     if let Some(ms) = message.header(header::DEADLINE_MS) {

@@ -11,7 +11,8 @@ use futures_util::StreamExt as _;
 use tokio::io::AsyncReadExt as _;
 
 use super::{
-    Broker, ConsumerSpec, Deliveries, Delivery, Inbox, Message, Messages, ReplyKind, Settle, header,
+    Broker, ConsumerSpec, Deliveries, Delivery, HeaderText, Inbox, Message, Messages, ReplyKind, Settle,
+    header,
 };
 use crate::dispatch::BoxFuture;
 use crate::status::Status;
@@ -120,7 +121,7 @@ impl NatsBroker {
             .await
             .map_err(|e| unavailable("large body upload", &e))?;
         message.body = bytes::Bytes::new();
-        message.headers.push((header::BODY_REF.to_owned(), name));
+        message.headers.push((header::BODY_REF.into(), name.into()));
         Ok(message)
     }
 
@@ -159,7 +160,7 @@ impl NatsBroker {
             Ok(body) => message.body = body.into(),
             Err(status) => {
                 tracing::warn!(%status, subject = %message.subject, "a large body could not be fetched");
-                message.headers.push((header::BODY_ERROR.to_owned(), status.message().to_owned()));
+                message.headers.push((header::BODY_ERROR.into(), status.message().to_owned().into()));
             }
         }
         message
@@ -247,7 +248,7 @@ impl Settle for NatsSettle {
         Box::pin(async move { self.message.ack().await.map_err(|e| unavailable("ack", &e)) })
     }
 
-    fn retry(self: Box<Self>, delay: Duration) -> BoxFuture<'static, Result<(), Status>> {
+    fn retry(self: Box<Self>, _: Message, delay: Duration) -> BoxFuture<'static, Result<(), Status>> {
         Box::pin(async move {
             let nak = async_nats::jetstream::AckKind::Nak(Some(delay));
             self.message.ack_with(nak).await.map_err(|e| unavailable("nak", &e))
@@ -267,50 +268,33 @@ fn unavailable(what: &str, e: &impl std::fmt::Display) -> Status {
     Status::unavailable(format!("NATS {what} failed: {e}"))
 }
 
-/// Our message as NATS headers.
-fn header_map(message: &Message) -> async_nats::HeaderMap {
-    let mut headers = async_nats::HeaderMap::new();
-    for (i, (name, value)) in message.headers.iter().enumerate() {
-        append(&mut headers, name, value, repeated(&message.headers[..i], name));
+/// Our message as NATS headers (the values moved, not copied).
+fn header_map(headers: Vec<(HeaderText, HeaderText)>) -> async_nats::HeaderMap {
+    // Which headers repeat an earlier name: the first of a name is inserted with one hash lookup
+    // (`append` takes two). Past 64 headers, every one is appended.
+    let mut repeats = 0_u64;
+    for (i, (name, _)) in headers.iter().enumerate().take(64) {
+        if headers[..i].iter().any(|(n, _)| n == name) {
+            repeats |= 1 << i;
+        }
     }
-    headers
+    let mut map = async_nats::HeaderMap::new();
+    for (i, (name, value)) in headers.into_iter().enumerate() {
+        append(&mut map, &name, value, i >= 64 || repeats & (1 << i) != 0);
+    }
+    map
 }
-
-/// Whether `name` is among `earlier` (a handful of headers: cheaper than a second hash lookup).
-fn repeated(earlier: &[(String, String)], name: &str) -> bool {
-    earlier.iter().any(|(n, _)| n == name)
-}
-
-/// The names our messages carry, known statically (no copy of the name per message).
-const KNOWN_NAMES: [&str; 16] = [
-    header::CALL,
-    header::KIND,
-    header::CORRELATION_ID,
-    header::TRACEPARENT,
-    header::DEADLINE_MS,
-    header::CONTENT_TYPE,
-    header::BODY_REF,
-    header::ATTEMPT,
-    crate::queue::events::ce::ID,
-    crate::queue::events::ce::SOURCE,
-    crate::queue::events::ce::TYPE,
-    crate::queue::events::ce::SPECVERSION,
-    crate::queue::events::ce::TIME,
-    crate::queue::events::ce::TRACEPARENT,
-    header::DEAD_LETTER_REASON,
-    header::DEAD_LETTER_SUBJECT,
-];
 
 /// Adds one header (`repeated`: another value of a name already there; else the first, stored
 /// with one hash lookup instead of two). A name or value NATS cannot carry (a `:` or a control
 /// character in the name, a line break in the value: async-nats would panic on them) is left out
 /// and logged.
-fn append(headers: &mut async_nats::HeaderMap, name: &str, value: &str, repeated: bool) {
+fn append(headers: &mut async_nats::HeaderMap, name: &HeaderText, value: HeaderText, repeated: bool) {
     if value.contains(['\r', '\n']) {
         tracing::warn!(header = %name, "a header value with a line break was left out");
         return;
     }
-    let name = match KNOWN_NAMES.iter().find(|known| **known == name) {
+    let name = match header::KNOWN.iter().find(|known| **known == &**name) {
         Some(known) => async_nats::header::HeaderName::from_static(known),
         None => match name.parse::<async_nats::header::HeaderName>() {
             Ok(name) => name,
@@ -320,6 +304,7 @@ fn append(headers: &mut async_nats::HeaderMap, name: &str, value: &str, repeated
             }
         },
     };
+    let value = async_nats::HeaderValue::from(value.into_owned());
     if repeated {
         headers.append(name, value);
     } else {
@@ -331,18 +316,16 @@ fn append(headers: &mut async_nats::HeaderMap, name: &str, value: &str, repeated
 /// `JetStream` drops the same event published again within [`NatsBroker::DUPLICATE_WINDOW`], from any
 /// process. (A copy the message carries already, as a dead letter does from its delivery, is
 /// replaced.)
-fn durable_header_map(message: &Message) -> async_nats::HeaderMap {
-    let mut headers = async_nats::HeaderMap::new();
+fn durable_header_map(mut headers: Vec<(HeaderText, HeaderText)>) -> async_nats::HeaderMap {
     let id_header: &str = async_nats::header::NATS_MESSAGE_ID.as_ref();
-    for (i, (name, value)) in message.headers.iter().enumerate() {
-        if !name.eq_ignore_ascii_case(id_header) {
-            append(&mut headers, name, value, repeated(&message.headers[..i], name));
-        }
+    headers.retain(|(name, _)| !name.eq_ignore_ascii_case(id_header));
+    let id =
+        headers.iter().find(|(name, _)| name == crate::queue::events::ce::ID).map(|(_, id)| id.to_string());
+    let mut map = header_map(headers);
+    if let Some(id) = id {
+        map.insert(async_nats::header::NATS_MESSAGE_ID, id);
     }
-    if let Some(id) = message.header(crate::queue::events::ce::ID) {
-        headers.insert(async_nats::header::NATS_MESSAGE_ID, id);
-    }
-    headers
+    map
 }
 
 /// A NATS message as ours; the server's "no responders" status becomes a reply of that kind.
@@ -350,14 +333,14 @@ fn message_of(nats: &async_nats::Message) -> Message {
     let mut headers = Vec::with_capacity(nats.headers.as_ref().map_or(0, async_nats::HeaderMap::len) + 1);
     if let Some(map) = &nats.headers {
         for (name, values) in map.iter() {
-            let name: &str = name.as_ref();
+            let name = header::name(name.as_ref());
             for value in values {
-                headers.push((lower_case(name), value.as_str().to_owned()));
+                headers.push((name.clone(), value.as_str().to_owned().into()));
             }
         }
     }
     if nats.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
-        headers.push((header::KIND.to_owned(), ReplyKind::NoResponders.as_str().to_owned()));
+        headers.push((header::KIND.into(), ReplyKind::NoResponders.as_str().into()));
     }
     Message {
         subject: nats.subject.as_str().to_owned(),
@@ -367,16 +350,11 @@ fn message_of(nats: &async_nats::Message) -> Message {
     }
 }
 
-/// `name` in lower case (one allocation; header names are usually lower case already).
-fn lower_case(name: &str) -> String {
-    if name.bytes().any(|b| b.is_ascii_uppercase()) { name.to_ascii_lowercase() } else { name.to_owned() }
-}
-
 impl Broker for NatsBroker {
     fn send(&self, message: Message) -> BoxFuture<'_, Result<(), Status>> {
         Box::pin(async move {
-            let message = self.outgoing(message).await?;
-            let headers = header_map(&message);
+            let mut message = self.outgoing(message).await?;
+            let headers = header_map(std::mem::take(&mut message.headers));
             let published = match message.reply_to {
                 Some(reply) => {
                     self.client
@@ -418,7 +396,33 @@ impl Broker for NatsBroker {
         })
     }
 
-    fn publish_durable(&self, message: Message) -> BoxFuture<'_, Result<(), Status>> {
+    fn request(&self, message: Message) -> Result<BoxFuture<'_, Result<Message, Status>>, Message> {
+        use async_nats::RequestErrorKind;
+        Ok(Box::pin(async move {
+            let mut message = self.outgoing(message).await?;
+            let request = async_nats::Request::new()
+                .headers(header_map(std::mem::take(&mut message.headers)))
+                .payload(message.body)
+                // (The caller's deadline bounds the call.)
+                .timeout(None);
+            match self.client.send_request(message.subject.clone(), request).await {
+                Ok(reply) => {
+                    let reply = message_of(&reply);
+                    Ok(if reply.header(header::BODY_REF).is_some() {
+                        self.incoming(reply).await
+                    } else {
+                        reply
+                    })
+                }
+                Err(e) if e.kind() == RequestErrorKind::NoResponders => {
+                    Err(Status::unavailable(format!("no responders on `{}`", message.subject)))
+                }
+                Err(e) => Err(unavailable("request", &e)),
+            }
+        }))
+    }
+
+    fn publish_durable(&self, mut message: Message) -> BoxFuture<'_, Result<(), Status>> {
         Box::pin(async move {
             let known = self
                 .streams
@@ -428,7 +432,7 @@ impl Broker for NatsBroker {
             if !known {
                 self.stream(&message.subject).await?;
             }
-            let headers = durable_header_map(&message);
+            let headers = durable_header_map(std::mem::take(&mut message.headers));
             let ack = self
                 .jetstream()
                 .publish_with_headers(message.subject, headers, message.body)
@@ -468,7 +472,7 @@ impl Broker for NatsBroker {
                 .messages()
                 .await
                 .map_err(|e| unavailable("consume", &e))?;
-            let (broker, dead_letter) = (self.clone(), spec.dead_letter);
+            let (broker, dead_letter) = (self.clone(), Arc::<str>::from(spec.dead_letter));
             let deliveries = messages.filter_map(move |next| {
                 let (broker, dead_letter) = (broker.clone(), dead_letter.clone());
                 async move {
@@ -502,7 +506,7 @@ mod tests {
             .with_header("svcgen-meta-c", "one\r\ntwo")
             .with_header("svcgen-meta-d", "fine")
             .with_header("svcgen-meta-d", "twice");
-        let headers = header_map(&message);
+        let headers = header_map(message.headers);
         assert_eq!(headers.get(header::CALL).map(async_nats::HeaderValue::as_str), Some("7"));
         let both: Vec<&str> = headers.get_all("svcgen-meta-d").map(async_nats::HeaderValue::as_str).collect();
         assert_eq!(both, ["fine", "twice"], "a repeated header keeps every value");
@@ -516,7 +520,7 @@ mod tests {
         let message = Message::default()
             .with_header(crate::queue::events::ce::ID, "e-1")
             .with_header("nats-msg-id", "stale");
-        let headers = durable_header_map(&message);
+        let headers = durable_header_map(message.headers);
         let ids: Vec<&str> = headers
             .get_all(async_nats::header::NATS_MESSAGE_ID)
             .map(async_nats::HeaderValue::as_str)

@@ -6,10 +6,12 @@ use futures_util::StreamExt as _;
 use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
-use super::{Broker, Message, Messages, QueueConfig, ReplyKind, codec_of, content_type, context_of, header};
+use super::{
+    Broker, HeaderText, Message, Messages, QueueConfig, ReplyKind, codec_of, content_type, context_of, header,
+};
 use crate::context::Context;
 use crate::descriptor::{MethodKind, ServiceDescriptor};
-use crate::dispatch::{Codec, Dispatch, Payload, Reply, run_call};
+use crate::dispatch::{Codec, Dispatch, Payload, Reply, poll_once, run_call};
 use crate::status::{Code, Status};
 
 /// Serves services through a broker: each service listens on `{package}.{service}.*` in the
@@ -124,11 +126,15 @@ impl ListeningQueueServer {
                     let Ok(slot) = limit.clone().acquire_owned().await else { return };
                     let (broker, service) = (broker.clone(), service.clone());
                     // (Boxed: the call's future is large, and a task moves its future around whole.)
-                    let call = Box::pin(async move { handle(&*broker, service, message, ctx).await });
-                    tokio::spawn(async move {
-                        call.await;
+                    let mut call = Box::pin(async move {
+                        handle(&*broker, service, message, ctx).await;
                         drop(slot);
                     });
+                    // A call that finishes without waiting is served here, at once; one that waits
+                    // gets a task of its own, so the next requests are taken meanwhile.
+                    if poll_once(&mut call).await.is_pending() {
+                        tokio::spawn(call);
+                    }
                 }
             });
         }
@@ -238,13 +244,13 @@ impl Replier<'_> {
         let Some(reply_to) = &self.reply_to else { return false };
         let content_type =
             if kind == ReplyKind::Error { "application/problem+json" } else { content_type(codec) };
-        let mut headers = Vec::with_capacity(4);
+        let mut headers: Vec<(HeaderText, HeaderText)> = Vec::with_capacity(4);
         if let Some(call) = &self.call {
-            headers.push((header::CALL.to_owned(), call.clone()));
+            headers.push((header::CALL.into(), call.clone().into()));
         }
-        headers.push((header::KIND.to_owned(), kind.as_str().to_owned()));
-        headers.push((header::CONTENT_TYPE.to_owned(), content_type.to_owned()));
-        headers.push((header::CORRELATION_ID.to_owned(), ctx.correlation_id().to_owned()));
+        headers.push((header::KIND.into(), kind.as_str().into()));
+        headers.push((header::CONTENT_TYPE.into(), content_type.into()));
+        headers.push((header::CORRELATION_ID.into(), ctx.correlation_id().to_owned().into()));
         let reply = Message { subject: reply_to.clone(), reply_to: None, headers, body };
         match self.broker.reply(reply).await {
             Ok(()) => true,
