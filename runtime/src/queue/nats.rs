@@ -330,6 +330,14 @@ fn durable_header_map(mut headers: Vec<(HeaderText, HeaderText)>) -> async_nats:
 
 /// A NATS message as ours; the server's "no responders" status becomes a reply of that kind.
 fn message_of(nats: &async_nats::Message) -> Message {
+    let mut message = durable_message_of(nats);
+    message.reply_to = nats.reply.as_ref().map(|r| r.as_str().to_owned());
+    message
+}
+
+/// A `JetStream` delivery as ours: its reply subject is the broker's acknowledgement address,
+/// not a reply address of ours, so it is left out.
+fn durable_message_of(nats: &async_nats::Message) -> Message {
     let mut headers = Vec::with_capacity(nats.headers.as_ref().map_or(0, async_nats::HeaderMap::len) + 1);
     if let Some(map) = &nats.headers {
         for (name, values) in map.iter() {
@@ -342,12 +350,7 @@ fn message_of(nats: &async_nats::Message) -> Message {
     if nats.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
         headers.push((header::KIND.into(), ReplyKind::NoResponders.as_str().into()));
     }
-    Message {
-        subject: nats.subject.as_str().to_owned(),
-        reply_to: nats.reply.as_ref().map(|r| r.as_str().to_owned()),
-        headers,
-        body: nats.payload.clone(),
-    }
+    Message { subject: nats.subject.as_str().to_owned(), reply_to: None, headers, body: nats.payload.clone() }
 }
 
 impl Broker for NatsBroker {
@@ -484,7 +487,7 @@ impl Broker for NatsBroker {
                         }
                     };
                     let attempt = message.info().map_or(1, |info| u32::try_from(info.delivered).unwrap_or(1));
-                    let ours = message_of(&message.message);
+                    let ours = durable_message_of(&message.message);
                     let settle = NatsSettle { broker, message };
                     Some(Delivery::new(ours, attempt, dead_letter, Box::new(settle)))
                 }
