@@ -95,21 +95,6 @@ impl AmqpBroker {
     }
 
     async fn publish(&self, exchange: &str, message: Message) -> Result<(), Status> {
-        let mut properties = BasicProperties::default().with_headers(field_table(&message));
-        if let Some(reply_to) = &message.reply_to {
-            properties = properties.with_reply_to(reply_to.as_str().into());
-        }
-        if let Some(call) = message.header(header::CALL) {
-            properties = properties.with_correlation_id(call.into());
-        }
-        if let Some(content_type) = message.header(header::CONTENT_TYPE) {
-            properties = properties.with_content_type(content_type.into());
-        }
-        // (Only a well-formed deadline: the broker closes the channel on a bad expiration; the
-        // server refuses the malformed header itself.)
-        if let Some(ms) = message.header(header::DEADLINE_MS).filter(|ms| ms.parse::<u32>().is_ok()) {
-            properties = properties.with_expiration(ms.into());
-        }
         let options = BasicPublishOptions { mandatory: true, ..BasicPublishOptions::default() };
         let publish = |properties: BasicProperties| {
             let channel = &self.inner.publisher;
@@ -118,12 +103,12 @@ impl AmqpBroker {
                 channel.basic_publish(exchange.into(), subject.into(), options, body, properties).await?.await
             }
         };
-        let confirmation = match publish(properties.clone()).await {
+        let confirmation = match publish(request_properties(&message)).await {
             Ok(confirmation) => confirmation,
             // The connection dropped: wait for lapin to recover it, then publish once more.
             Err(e) => {
                 self.inner.publisher.wait_for_recovery(e).await.map_err(|e| unavailable("publish", &e))?;
-                publish(properties).await.map_err(|e| unavailable("publish", &e))?
+                publish(request_properties(&message)).await.map_err(|e| unavailable("publish", &e))?
             }
         };
         match confirmation {
@@ -246,11 +231,11 @@ impl AmqpBroker {
         let messages = futures_util::stream::unfold(state, |(mut consumer, channel)| async move {
             loop {
                 match consumer.next().await? {
-                    Ok(delivery) => {
+                    Ok(mut delivery) => {
                         if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
                             tracing::debug!(error = %e, "an AMQP ack failed");
                         }
-                        let message = message_of(&delivery);
+                        let message = message_of(&mut delivery);
                         return Some((message, (consumer, channel)));
                     }
                     Err(e) => {
@@ -275,6 +260,26 @@ async fn declare_exchange(channel: &Channel) -> Result<(), Status> {
         .map_err(|e| unavailable("exchange declaration", &e))
 }
 
+/// The properties of a request or reply: our headers, and the AMQP properties some of them are.
+fn request_properties(message: &Message) -> BasicProperties {
+    let mut properties = BasicProperties::default().with_headers(field_table(message));
+    if let Some(reply_to) = &message.reply_to {
+        properties = properties.with_reply_to(reply_to.as_str().into());
+    }
+    if let Some(call) = message.header(header::CALL) {
+        properties = properties.with_correlation_id(call.into());
+    }
+    if let Some(content_type) = message.header(header::CONTENT_TYPE) {
+        properties = properties.with_content_type(content_type.into());
+    }
+    // (Only a well-formed deadline: the broker closes the channel on a bad expiration; the
+    // server refuses the malformed header itself.)
+    if let Some(ms) = message.header(header::DEADLINE_MS).filter(|ms| ms.parse::<u32>().is_ok()) {
+        properties = properties.with_expiration(ms.into());
+    }
+    properties
+}
+
 /// Our headers as an AMQP table (string values).
 fn field_table(message: &Message) -> FieldTable {
     let mut table = FieldTable::default();
@@ -284,8 +289,9 @@ fn field_table(message: &Message) -> FieldTable {
     table
 }
 
-/// An AMQP delivery as our message (string and byte-string headers are kept).
-fn message_of(delivery: &lapin::message::Delivery) -> Message {
+/// An AMQP delivery as our message (string and byte-string headers are kept); its body is moved,
+/// not copied (settling a delivery does not need it).
+fn message_of(delivery: &mut lapin::message::Delivery) -> Message {
     let mut headers = Vec::new();
     if let Some(table) = delivery.properties.headers() {
         for (name, value) in table.inner() {
@@ -302,7 +308,7 @@ fn message_of(delivery: &lapin::message::Delivery) -> Message {
         subject: delivery.routing_key.as_str().to_owned(),
         reply_to: delivery.properties.reply_to().as_ref().map(|r| r.as_str().to_owned()),
         headers,
-        body: bytes::Bytes::copy_from_slice(&delivery.data),
+        body: std::mem::take(&mut delivery.data).into(),
     }
 }
 
@@ -351,7 +357,7 @@ impl Settle for AmqpSettle {
 }
 
 /// An event delivery as our message: `cloudEvents_x` headers back as `ce-x`.
-fn event_of(delivery: &lapin::message::Delivery) -> Message {
+fn event_of(delivery: &mut lapin::message::Delivery) -> Message {
     let mut message = message_of(delivery);
     for (name, _) in &mut message.headers {
         if let Some(attribute) = name.strip_prefix("cloudevents_") {
@@ -451,8 +457,8 @@ impl Broker for AmqpBroker {
                 async move {
                     loop {
                         match consumer.next().await? {
-                            Ok(delivery) => {
-                                let mut message = event_of(&delivery);
+                            Ok(mut delivery) => {
+                                let mut message = event_of(&mut delivery);
                                 // (A retried copy comes through the default exchange, routed by
                                 // the queue's name: the subject is the one the queue is bound to.)
                                 message.subject = subject;
