@@ -316,7 +316,7 @@ fn message_of(delivery: &mut lapin::message::Delivery) -> Message {
 struct AmqpSettle {
     broker: AmqpBroker,
     delivery: lapin::message::Delivery,
-    queue: String,
+    queue: std::sync::Arc<str>,
     attempt: u32,
 }
 
@@ -434,14 +434,14 @@ impl Broker for AmqpBroker {
         Box::pin(async move {
             let channel =
                 self.inner.connection.create_channel().await.map_err(|e| unavailable("channel", &e))?;
-            let queue = self.event_queue(&channel, &spec).await?;
+            let queue: std::sync::Arc<str> = self.event_queue(&channel, &spec).await?.into();
             channel
                 .basic_qos(EVENT_PREFETCH, BasicQosOptions::default())
                 .await
                 .map_err(|e| unavailable("qos", &e))?;
             let consumer = channel
                 .basic_consume(
-                    queue.as_str().into(),
+                    (&*queue).into(),
                     "".into(),
                     BasicConsumeOptions::default(),
                     FieldTable::default(),

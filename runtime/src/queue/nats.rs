@@ -239,7 +239,8 @@ fn stream_name(subject: &str) -> String {
 
 /// How a `JetStream` delivery is settled.
 struct NatsSettle {
-    broker: NatsBroker,
+    /// (Shared by the consumer's deliveries: a clone of the broker per delivery costs more.)
+    broker: Arc<NatsBroker>,
     message: async_nats::jetstream::Message,
 }
 
@@ -475,7 +476,7 @@ impl Broker for NatsBroker {
                 .messages()
                 .await
                 .map_err(|e| unavailable("consume", &e))?;
-            let (broker, dead_letter) = (self.clone(), Arc::<str>::from(spec.dead_letter));
+            let (broker, dead_letter) = (Arc::new(self.clone()), Arc::<str>::from(spec.dead_letter));
             let deliveries = messages.filter_map(move |next| {
                 let (broker, dead_letter) = (broker.clone(), dead_letter.clone());
                 async move {
