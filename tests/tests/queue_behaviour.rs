@@ -34,23 +34,39 @@ static PROBE: ServiceDescriptor = ServiceDescriptor {
     name: "Probe",
     wire_name: "probe",
     subject: "probe.probe",
-    methods: &[method("who", "probe.probe.who"), method("sleep", "probe.probe.sleep")],
+    methods: &[
+        method("who", "probe.probe.who"),
+        method("sleep", "probe.probe.sleep"),
+        MethodDescriptor { kind: MethodKind::ServerStream, ..method("ticks", "probe.probe.ticks") },
+    ],
     events: &[EventDescriptor { service: "probe.Probe", name: "happened", subject: "probe.probe.happened" }],
 };
 
 static WHO: &MethodDescriptor = &PROBE.methods[0];
 static SLEEP: &MethodDescriptor = &PROBE.methods[1];
+static TICKS: &MethodDescriptor = &PROBE.methods[2];
 
 #[derive(Clone)]
 struct Probe {
     name: &'static str,
     /// Calls of `sleep` that started work.
     started: Arc<AtomicUsize>,
+    /// Streams of `ticks` (endless, a tick every 5 ms) that were dropped by the server.
+    ticks_stopped: Arc<AtomicUsize>,
 }
 
 impl Probe {
     fn new(name: &'static str) -> Self {
-        Self { name, started: Arc::default() }
+        Self { name, started: Arc::default(), ticks_stopped: Arc::default() }
+    }
+}
+
+/// Counts itself when dropped.
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -76,6 +92,14 @@ impl Dispatch for Probe {
                     let millis = args.get("millis").copied().unwrap_or(0);
                     tokio::time::sleep(Duration::from_millis(millis)).await;
                     Reply::value(codec, &millis)
+                }
+                "ticks" => {
+                    let stopped = Counted(self.ticks_stopped.clone());
+                    let ticks = futures_util::stream::unfold((0_u64, stopped), |(n, stopped)| async move {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        Some((Ok(n), (n + 1, stopped)))
+                    });
+                    Ok(Reply::stream(codec, svcgen::streaming(ticks)))
                 }
                 other => Err(Status::unimplemented(format!("no method `{other}`"))),
             }
@@ -228,6 +252,35 @@ async fn events_are_not_calls<B: Broker + Clone>(broker: B) {
     assert!(answered.is_err(), "the server answered an event: {answered:?}");
 }
 
+/// A caller that drops a stream before its end stops it on the server (an endless one would
+/// otherwise go on for nobody: the caller's inbox takes the items and drops them); a stream
+/// that is read on is not stopped.
+async fn a_dropped_stream_stops_on_the_server<B: Broker + Clone>(broker: B) {
+    let probe = Probe::new("p");
+    let stopped = probe.ticks_stopped.clone();
+    let _server = serve(&broker, probe, QueueConfig::default()).await;
+    let client = QueueClient::new(broker);
+    let ctx = Context::new().with_timeout(Duration::from_secs(30));
+    let mut kept = client.stream::<_, u64>(TICKS, &ctx, &args(0)).await.expect("a stream");
+    let mut dropped = client.stream::<_, u64>(TICKS, &ctx, &args(0)).await.expect("a stream");
+    for expected in 0..3 {
+        let tick = dropped.next().await.expect("a tick").expect("not an error");
+        assert_eq!(tick, expected);
+    }
+    drop(dropped);
+    let waited = Instant::now();
+    while stopped.load(Ordering::SeqCst) == 0 && waited.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(stopped.load(Ordering::SeqCst), 1, "the dropped stream was not stopped on the server");
+    // The other stream goes on.
+    for expected in 0..5 {
+        let tick = kept.next().await.expect("a tick").expect("not an error");
+        assert_eq!(tick, expected);
+    }
+    assert_eq!(stopped.load(Ordering::SeqCst), 1, "only the dropped stream stopped");
+}
+
 macro_rules! on_every_broker {
     ($($scenario:ident),*) => {
         mod in_memory {
@@ -262,7 +315,8 @@ on_every_broker!(
     group_shares_requests,
     expired_and_late,
     malformed_requests,
-    events_are_not_calls
+    events_are_not_calls,
+    a_dropped_stream_stops_on_the_server
 );
 
 /// `RabbitMQ` closes our connection (as a broker restart or a network cut would): it is

@@ -198,6 +198,46 @@ impl Drop for Forget {
     }
 }
 
+/// A stream's call: dropped before the stream ended, it tells the server that runs it to stop
+/// (at the address the items name, `svcgen-cancel-to`), so a long or endless stream does not go
+/// on for nobody (on NATS, replies to a caller that stopped listening are not refused).
+struct StreamCall {
+    forget: Forget,
+    broker: Arc<dyn Broker>,
+    cancel_to: Option<String>,
+    ended: bool,
+}
+
+impl StreamCall {
+    /// The stream ended (or failed): nothing to cancel.
+    fn end(&mut self) {
+        self.ended = true;
+    }
+}
+
+impl Drop for StreamCall {
+    fn drop(&mut self) {
+        let Some(cancel_to) = self.cancel_to.take().filter(|_| !self.ended) else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let call = self.forget.call;
+        let cancel = Message {
+            subject: cancel_to,
+            reply_to: Some(self.forget.replies.reply_to(call)),
+            headers: vec![
+                (header::KIND.into(), ReplyKind::Cancel.as_str().into()),
+                (header::CALL.into(), call.to_string().into()),
+            ],
+            body: bytes::Bytes::new(),
+        };
+        let broker = self.broker.clone();
+        runtime.spawn(async move {
+            if let Err(status) = broker.reply(cancel).await {
+                tracing::debug!(%status, "a stream's cancel was not sent (its server is gone)");
+            }
+        });
+    }
+}
+
 fn deadline(after: std::time::Duration) -> Status {
     Status::deadline_exceeded(format!("no reply within {} ms", after.as_millis()))
 }
@@ -360,8 +400,9 @@ impl QueueClient {
             return Err(status);
         }
         let deadline = ctx.deadline();
-        let state = (Some(first), Some(items), forget);
-        let stream = futures_util::stream::unfold(state, move |(pending, items, forget)| async move {
+        let guard = StreamCall { forget, broker: self.inner.broker.clone(), cancel_to: None, ended: false };
+        let state = (Some(first), Some(items), guard);
+        let stream = futures_util::stream::unfold(state, move |(pending, items, mut guard)| async move {
             let mut items = items?;
             let next = match pending {
                 Some(first) => first,
@@ -373,10 +414,21 @@ impl QueueClient {
                 },
             };
             match next {
-                Some(Ok(message)) => Some((decode(&message, "streamed item"), (None, Some(items), forget))),
+                Some(Ok(message)) => {
+                    if guard.cancel_to.is_none() {
+                        guard.cancel_to = message.header(header::CANCEL_TO).map(str::to_owned);
+                    }
+                    Some((decode(&message, "streamed item"), (None, Some(items), guard)))
+                }
                 // An error ends the stream, after it is told.
-                Some(Err(status)) => Some((Err(status), (None, None, forget))),
-                None => None,
+                Some(Err(status)) => {
+                    guard.end();
+                    Some((Err(status), (None, None, guard)))
+                }
+                None => {
+                    guard.end();
+                    None
+                }
             }
         });
         Ok(Box::pin(stream))

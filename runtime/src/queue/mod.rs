@@ -72,9 +72,11 @@ pub mod header {
     pub const DEAD_LETTER_SUBJECT: &str = "svcgen-dead-letter-subject";
     /// A dead letter: the attempts it had.
     pub const DEAD_LETTER_ATTEMPTS: &str = "svcgen-dead-letter-attempts";
+    /// On a stream's items: where the server that runs it takes a `cancel` for it.
+    pub const CANCEL_TO: &str = "svcgen-cancel-to";
 
     /// The names our messages carry, known statically (no copy of the name per message).
-    pub(crate) const KNOWN: [&str; 17] = [
+    pub(crate) const KNOWN: [&str; 18] = [
         CALL,
         KIND,
         CORRELATION_ID,
@@ -92,6 +94,7 @@ pub mod header {
         DEAD_LETTER_REASON,
         DEAD_LETTER_SUBJECT,
         DEAD_LETTER_ATTEMPTS,
+        CANCEL_TO,
     ];
 
     /// A header name as a message keeps it: lower case, and one of [`KNOWN`] without a copy.
@@ -386,6 +389,8 @@ pub(crate) enum ReplyKind {
     End,
     /// The broker's own answer: nobody listens on the subject.
     NoResponders,
+    /// Not a reply: a caller that stopped reading a stream tells its server (`svcgen-cancel-to`).
+    Cancel,
 }
 
 impl ReplyKind {
@@ -396,14 +401,29 @@ impl ReplyKind {
             ReplyKind::Item => "item",
             ReplyKind::End => "end",
             ReplyKind::NoResponders => "no-responders",
+            ReplyKind::Cancel => "cancel",
         }
     }
 
     pub(crate) fn parse(text: &str) -> Option<Self> {
-        [ReplyKind::Reply, ReplyKind::Error, ReplyKind::Item, ReplyKind::End, ReplyKind::NoResponders]
-            .into_iter()
-            .find(|k| k.as_str() == text)
+        [
+            ReplyKind::Reply,
+            ReplyKind::Error,
+            ReplyKind::Item,
+            ReplyKind::End,
+            ReplyKind::NoResponders,
+            ReplyKind::Cancel,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
     }
+}
+
+/// What identifies a running call to its server: its reply address and, where replies share
+/// one, its call id.
+pub(crate) fn call_key(message: &Message) -> Option<(String, String)> {
+    let reply_to = message.reply_to.clone()?;
+    Some((reply_to, message.header(header::CALL).unwrap_or_default().to_owned()))
 }
 
 /// The content type of a codec.

@@ -1,13 +1,15 @@
 //! The queue server: any [`Dispatch`] served to a group of competing consumers.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt as _;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 use tracing::Instrument as _;
 
 use super::{
-    Broker, HeaderText, Message, Messages, QueueConfig, ReplyKind, codec_of, content_type, context_of, header,
+    Broker, HeaderText, Inbox, Message, Messages, QueueConfig, ReplyKind, call_key, codec_of, content_type,
+    context_of, header,
 };
 use crate::context::Context;
 use crate::descriptor::{MethodKind, ServiceDescriptor};
@@ -86,7 +88,9 @@ impl QueueServer {
             let messages = self.broker.listen(&format!("{subject}.*"), subject).await?;
             subscriptions.push((service.clone(), messages));
         }
-        Ok(ListeningQueueServer { broker: self.broker, subscriptions, config: self.config })
+        // This instance's own address, where callers that stop reading a stream say so.
+        let control = self.broker.inbox().await?;
+        Ok(ListeningQueueServer { broker: self.broker, subscriptions, control, config: self.config })
     }
 }
 
@@ -94,7 +98,23 @@ impl QueueServer {
 pub struct ListeningQueueServer {
     broker: Arc<dyn Broker>,
     subscriptions: Vec<(Arc<dyn Dispatch>, Messages)>,
+    control: Inbox,
     config: QueueConfig,
+}
+
+/// The streams a server is sending, by [`call_key`], each with the way to stop it.
+type Streams = Arc<Mutex<HashMap<(String, String), oneshot::Sender<()>>>>;
+
+fn streams(streams: &Streams) -> std::sync::MutexGuard<'_, HashMap<(String, String), oneshot::Sender<()>>> {
+    streams.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What every call of one server shares.
+struct Shared {
+    broker: Arc<dyn Broker>,
+    /// The server's control address, on every stream item (`svcgen-cancel-to`).
+    cancel_to: HeaderText,
+    streams: Streams,
 }
 
 impl std::fmt::Debug for ListeningQueueServer {
@@ -108,9 +128,32 @@ impl ListeningQueueServer {
     /// requests and waits up to the drain time for the calls in flight.
     pub async fn serve_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
         let limit = Arc::new(Semaphore::new(self.config.max_in_flight));
+        // (An inbox whose calls each have an address of their own takes messages on those.)
+        let cancel_to = self.control.reply_to(0);
+        let mut cancels = self.control.messages;
+        let shared = Arc::new(Shared {
+            broker: self.broker,
+            cancel_to: cancel_to.into(),
+            streams: Streams::default(),
+        });
+        // A caller that stops reading a stream says so here: the stream stops.
+        let control = {
+            let streams = shared.streams.clone();
+            tokio::spawn(async move {
+                while let Some(message) = cancels.next().await {
+                    let cancelled = (message.header(header::KIND) == Some(ReplyKind::Cancel.as_str()))
+                        .then(|| call_key(&message))
+                        .flatten()
+                        .and_then(|key| self::streams(&streams).remove(&key));
+                    if let Some(stop) = cancelled {
+                        let _ = stop.send(());
+                    }
+                }
+            })
+        };
         let mut consumers = tokio::task::JoinSet::new();
         for (service, mut messages) in self.subscriptions {
-            let broker = self.broker.clone();
+            let shared = shared.clone();
             let limit = limit.clone();
             consumers.spawn(async move {
                 while let Some(message) = messages.next().await {
@@ -124,10 +167,10 @@ impl ListeningQueueServer {
                     let ctx = context_of(&message);
                     // Backpressure: at the limit, stop taking requests (they wait in the broker).
                     let Ok(slot) = limit.clone().acquire_owned().await else { return };
-                    let (broker, service) = (broker.clone(), service.clone());
+                    let (shared, service) = (shared.clone(), service.clone());
                     // (Boxed: the call's future is large, and a task moves its future around whole.)
                     let mut call = Box::pin(async move {
-                        handle(&*broker, service, message, ctx).await;
+                        handle(&shared, service, message, ctx).await;
                         drop(slot);
                     });
                     // A call that finishes without waiting is served here, at once; one that waits
@@ -145,6 +188,7 @@ impl ListeningQueueServer {
             }
         }
         consumers.abort_all();
+        control.abort();
         let capacity = u32::try_from(self.config.max_in_flight).unwrap_or(u32::MAX);
         let _ = tokio::time::timeout(self.config.drain, limit.acquire_many(capacity)).await;
     }
@@ -162,7 +206,7 @@ fn method_of<'s>(descriptor: &ServiceDescriptor, subject: &'s str) -> Option<&'s
 
 /// Serves one request.
 async fn handle(
-    broker: &dyn Broker,
+    shared: &Shared,
     service: Arc<dyn Dispatch>,
     message: Message,
     ctx: Result<Context, (Context, Status)>,
@@ -170,10 +214,12 @@ async fn handle(
     let descriptor = service.descriptor();
     let method_name = method_of(descriptor, &message.subject).unwrap_or_default().to_owned();
     let replier = Replier {
-        broker,
+        broker: &*shared.broker,
         reply_to: message.reply_to.clone(),
         call: message.header(header::CALL).map(str::to_owned),
+        cancel_to: None,
     };
+    let key = call_key(&message);
     let ctx = match ctx {
         Ok(ctx) => ctx,
         Err((ctx, status)) => return replier.fail(&status, &ctx, Codec::Json).await,
@@ -211,18 +257,18 @@ async fn handle(
             Ok(Reply::Empty) => {
                 replier.send(ReplyKind::Reply, codec, bytes::Bytes::new(), &ctx).await;
             }
-            Ok(Reply::Stream(mut items)) => {
-                while let Some(item) = items.next().await {
-                    match item {
-                        Ok(body) => {
-                            if !replier.send(ReplyKind::Item, codec, body, &ctx).await {
-                                return;
-                            }
-                        }
-                        Err(status) => return replier.fail(&status, &ctx, codec).await,
-                    }
-                }
-                replier.send(ReplyKind::End, codec, bytes::Bytes::new(), &ctx).await;
+            Ok(Reply::Stream(items)) => {
+                let Some(key) = key else {
+                    // Nobody to send the items to.
+                    return replier
+                        .fail(&Status::invalid_argument("a stream needs a reply address"), &ctx, codec)
+                        .await;
+                };
+                let (stop, stopped) = oneshot::channel();
+                streams(&shared.streams).insert(key.clone(), stop);
+                let replier = Replier { cancel_to: Some(shared.cancel_to.clone()), ..replier };
+                stream(&replier, items, stopped, codec, &ctx).await;
+                streams(&shared.streams).remove(&key);
             }
             Err(status) => replier.fail(&status, &ctx, codec).await,
         }
@@ -231,11 +277,42 @@ async fn handle(
     .await;
 }
 
+/// Sends a stream's items, then its end, until the caller cancels it.
+async fn stream(
+    replier: &Replier<'_>,
+    mut items: std::pin::Pin<Box<dyn futures_core::Stream<Item = Result<bytes::Bytes, Status>> + Send>>,
+    mut stopped: oneshot::Receiver<()>,
+    codec: Codec,
+    ctx: &Context,
+) {
+    loop {
+        let item = tokio::select! {
+            item = items.next() => item,
+            _ = &mut stopped => {
+                tracing::debug!("the caller cancelled the stream");
+                return;
+            }
+        };
+        match item {
+            Some(Ok(body)) => {
+                if !replier.send(ReplyKind::Item, codec, body, ctx).await {
+                    return;
+                }
+            }
+            Some(Err(status)) => return replier.fail(&status, ctx, codec).await,
+            None => break,
+        }
+    }
+    replier.send(ReplyKind::End, codec, bytes::Bytes::new(), ctx).await;
+}
+
 /// Sends the replies of one request.
 struct Replier<'a> {
     broker: &'a dyn Broker,
     reply_to: Option<String>,
     call: Option<String>,
+    /// A stream's: where its caller cancels it.
+    cancel_to: Option<HeaderText>,
 }
 
 impl Replier<'_> {
@@ -251,6 +328,9 @@ impl Replier<'_> {
         headers.push((header::KIND.into(), kind.as_str().into()));
         headers.push((header::CONTENT_TYPE.into(), content_type.into()));
         headers.push((header::CORRELATION_ID.into(), ctx.correlation_id().to_owned().into()));
+        if let (ReplyKind::Item, Some(cancel_to)) = (kind, &self.cancel_to) {
+            headers.push((header::CANCEL_TO.into(), cancel_to.clone()));
+        }
         let reply = Message { subject: reply_to.clone(), reply_to: None, headers, body };
         match self.broker.reply(reply).await {
             Ok(()) => true,
