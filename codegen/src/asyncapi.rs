@@ -441,19 +441,26 @@ fn reply_message(name: String, title: String, kind: &str, content_type: &str, pa
         "end" => "The stream ended (an empty body).",
         _ => "The call failed: an RFC 9457 problem document, as on REST.",
     };
+    let mut fields = vec![
+        ("svcgen-call", call_header()),
+        ("svcgen-kind", const_header(kind, "What this reply is.")),
+        ("svcgen-correlation-id", correlation_header()),
+    ];
+    if kind == "item" {
+        fields.push((
+            "svcgen-cancel-to",
+            string_header(
+                "Where the server sending the stream takes a message with `svcgen-kind: cancel`, the stream's \
+                 reply address and `svcgen-call`, from a caller that stops reading it.",
+            ),
+        ));
+    }
     Message {
         name,
         title,
         description: Some(description.to_owned()),
         content_type: content_type.to_owned(),
-        headers: headers(
-            vec![
-                ("svcgen-call", call_header()),
-                ("svcgen-kind", const_header(kind, "What this reply is.")),
-                ("svcgen-correlation-id", correlation_header()),
-            ],
-            &["svcgen-kind"],
-        ),
+        headers: headers(fields, &["svcgen-kind"]),
         payload,
         correlation_id: Some(call_id()),
     }
