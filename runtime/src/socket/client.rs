@@ -6,18 +6,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::local::{Local, Served, serve_request};
-use super::wire::{self, CANCEL, EVENT, STREAM_END, STREAM_ERROR, STREAM_ITEM, SUBSCRIBE};
+use super::wire::{self, CANCEL, EVENT, Incoming, STREAM_END, STREAM_ERROR, STREAM_ITEM, SUBSCRIBE};
 use super::{SUBPROTOCOL, SocketConfig};
 use crate::context::Context;
 use crate::descriptor::MethodDescriptor;
@@ -48,8 +49,13 @@ type Cut = Arc<Mutex<Option<Status>>>;
 
 /// Where the answer to a call goes.
 enum Pending {
-    Unary(oneshot::Sender<Result<Value, Status>>),
-    Stream { started: oneshot::Sender<Result<String, Status>>, items: Items, cut: Cut },
+    /// The text of the response's `result`.
+    Unary(oneshot::Sender<Result<Bytes, Status>>),
+    Stream {
+        started: oneshot::Sender<Result<String, Status>>,
+        items: Items,
+        cut: Cut,
+    },
 }
 
 #[derive(Default)]
@@ -96,16 +102,17 @@ impl Conn {
         let _ = self.tx.try_send(Message::Text(text.into()));
     }
 
-    /// Routes one message from the server.
-    fn deliver(&self, text: &str) {
-        let Ok(Value::Object(mut message)) = serde_json::from_str::<Value>(text) else {
+    /// Routes one message from the server. A response's `result` is handed over as its text,
+    /// decoded by the caller straight into the reply type.
+    fn deliver(&self, text: &Utf8Bytes) {
+        let Ok(Incoming::Object(envelope)) = Incoming::parse(text.as_str()) else {
             tracing::debug!("ignored a socket message that is not a JSON-RPC object");
             return;
         };
-        if let Some(Value::String(method)) = message.get("method") {
-            let params = message.get("params").cloned().unwrap_or(Value::Null);
+        if let Some(method) = envelope.method.and_then(wire::raw_str) {
+            let params = envelope.params.map_or(Value::Null, wire::value_of);
             let sub = params.get("subscription").and_then(Value::as_str).unwrap_or_default();
-            match method.as_str() {
+            match &*method {
                 STREAM_ITEM | EVENT => {
                     let member = if method == EVENT { "event" } else { "item" };
                     let item = params.get(member).cloned().unwrap_or(Value::Null);
@@ -136,19 +143,15 @@ impl Conn {
                     }
                 }
                 CANCEL => self.served.cancel(&params),
-                _ => {
-                    // The server calls a method this client exposes.
-                    let method = method.clone();
-                    let id = message.remove("id");
-                    serve_request(&self.local, &self.served, &self.tx, id, &method, params);
-                }
+                // The server calls a method this client exposes.
+                _ => serve_request(&self.local, &self.served, &self.tx, envelope.id, &method, params),
             }
             return;
         }
-        let Some(n) = message.get("id").and_then(Value::as_u64) else { return };
-        let outcome = match (message.remove("result"), message.get("error")) {
-            (_, Some(error)) => Err(wire::status_of_error(error)),
-            (Some(result), None) => Ok(result),
+        let Some(n) = envelope.id.and_then(|id| id.get().parse::<u64>().ok()) else { return };
+        let outcome = match (envelope.result, envelope.error) {
+            (_, Some(error)) => Err(wire::status_of_error(&wire::value_of(error))),
+            (Some(result), None) => Ok(Bytes::from(text.clone()).slice_ref(result.get().as_bytes())),
             (None, None) => Err(Status::internal("a response without `result` or `error`")),
         };
         let mut calls = self.calls();
@@ -157,12 +160,15 @@ impl Conn {
                 let _ = reply.send(outcome);
             }
             Some(Pending::Stream { started, items, cut }) => {
-                let sub =
-                    outcome.and_then(|result| {
-                        result.get("subscription").and_then(Value::as_str).map(str::to_owned).ok_or_else(
-                            || Status::internal("a stream call was answered without a subscription"),
-                        )
-                    });
+                let sub = outcome.and_then(|result| {
+                    #[derive(serde::Deserialize)]
+                    struct Started {
+                        subscription: String,
+                    }
+                    serde_json::from_slice::<Started>(&result)
+                        .map(|started| started.subscription)
+                        .map_err(|_| Status::internal("a stream call was answered without a subscription"))
+                });
                 if let Ok(sub) = &sub {
                     calls.streams.insert(sub.clone(), (items, cut));
                 }
@@ -311,8 +317,8 @@ impl SocketClient {
         ctx: &Context,
         request: &Req,
     ) -> Result<Resp, Status> {
-        let value = self.call(method, ctx, request).await?;
-        serde_json::from_value(value)
+        let result = self.call(method, ctx, request).await?;
+        serde_json::from_slice(&result)
             .map_err(|e| Status::internal(format!("the server's reply is not valid: {e}")))
     }
 
@@ -334,7 +340,7 @@ impl SocketClient {
         method: &MethodDescriptor,
         ctx: &Context,
         request: &Req,
-    ) -> Result<Value, Status> {
+    ) -> Result<Bytes, Status> {
         let (reply_tx, reply_rx) = oneshot::channel();
         let (conn, n) = self.start(wire::method_name(method), ctx, request, Pending::Unary(reply_tx)).await?;
         let mut guard = CancelOnDrop { conn, target: Target::Call(n), armed: true };
@@ -598,7 +604,7 @@ where
                 heard = tokio::time::Instant::now();
                 let Some(c) = conn.upgrade() else { return };
                 match message {
-                    Some(Ok(Message::Text(text))) => c.deliver(text.as_str()),
+                    Some(Ok(Message::Text(text))) => c.deliver(&text),
                     Some(Ok(Message::Close(frame))) => {
                         break match frame {
                             Some(f) => {

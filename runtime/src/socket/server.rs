@@ -1,20 +1,23 @@
 //! The socket server: an axum WebSocket route serving the Dispatcher over JSON-RPC 2.0.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tokio::sync::{Notify, Semaphore, oneshot, watch};
 use tracing::Instrument as _;
 
 use super::outbox::{Kind, Out, Outbox};
-use super::wire::{self, CANCEL, INVALID_REQUEST, META, PARSE_ERROR, SUBSCRIBE};
+use super::wire::{self, CANCEL, Envelope, INVALID_REQUEST, Incoming, PARSE_ERROR, SUBSCRIBE};
 use super::{BINARY_SUBPROTOCOL, SUBPROTOCOL, SUBPROTOCOLS, SocketConfig, SocketPeer, close_code};
 use crate::context::Context;
 use crate::descriptor::{MethodDescriptor, MethodKind};
@@ -338,6 +341,11 @@ impl Conn {
     }
 }
 
+/// Sends a reply of the reader.
+async fn reply(conn: &Conn, text: String) {
+    let _ = conn.outbox.push(text, Kind::Response).await;
+}
+
 /// Cancels a connection's calls still running when it ends.
 struct CancelRemaining(Arc<Mutex<Registry>>);
 
@@ -413,7 +421,7 @@ async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
                         // An answer waits for room in the send buffer; a peer that has not read
                         // for three keepalive periods while it keeps sending is gone.
                         let patience = config.keepalive * 3;
-                        let answered = tokio::time::timeout(patience, handle_text(&conn, text.as_str()));
+                        let answered = tokio::time::timeout(patience, handle_text(&conn, text));
                         if answered.await.is_err() {
                             tracing::debug!("closing a socket connection that sends but does not read");
                             break Exit::Kill;
@@ -488,47 +496,62 @@ fn exit_of(error: &axum::Error, max: usize) -> Exit {
     }
 }
 
-/// Handles one text message: a request, a notification, or a batch.
-async fn handle_text(conn: &Arc<Conn>, text: &str) {
-    let parsed = match serde_json::from_str::<Value>(text) {
-        Ok(value) => value,
+/// Handles one text message: a request, a notification, or a batch. Nothing is decoded but the
+/// JSON-RPC members; the arguments are decoded from their text by the method's own code.
+async fn handle_text(conn: &Arc<Conn>, text: Utf8Bytes) {
+    let incoming = match Incoming::parse(text.as_str()) {
+        Ok(incoming) => incoming,
         Err(e) => {
-            let error = wire::plain_error(PARSE_ERROR, &format!("parse error: {e}"));
-            let _ = conn.outbox.push(wire::error_text(&Value::Null, error), Kind::Response).await;
+            reply(conn, not_json(&e)).await;
             return;
         }
     };
-    match parsed {
-        Value::Array(items) => handle_batch(conn, items).await,
-        Value::Object(object) => {
-            if let Started::Now(Some(response)) = start(conn, object, false) {
-                let _ = conn.outbox.push(response, Kind::Response).await;
+    let message = Bytes::from(text.clone());
+    match incoming {
+        Incoming::Batch(items) => handle_batch(conn, &message, &items).await,
+        Incoming::Object(envelope) => {
+            if let Started::Now(Some(response)) = start(conn, &message, &envelope, false) {
+                reply(conn, response).await;
             }
         }
-        _ => {
+        Incoming::Other => {
             let error = wire::plain_error(INVALID_REQUEST, "invalid request: expected an object or an array");
-            let _ = conn.outbox.push(wire::error_text(&Value::Null, error), Kind::Response).await;
+            reply(conn, wire::error_text(RawValue::NULL, &error)).await;
         }
     }
 }
 
-async fn handle_batch(conn: &Arc<Conn>, items: Vec<Value>) {
-    let refuse = |message: &str| wire::error_text(&Value::Null, wire::plain_error(INVALID_REQUEST, message));
+/// The answer to text that is not JSON.
+fn not_json(e: &serde_json::Error) -> String {
+    wire::error_text(RawValue::NULL, &wire::plain_error(PARSE_ERROR, &format!("parse error: {e}")))
+}
+
+async fn handle_batch(conn: &Arc<Conn>, message: &Bytes, items: &[&RawValue]) {
+    let refuse =
+        |message: &str| wire::error_text(RawValue::NULL, &wire::plain_error(INVALID_REQUEST, message));
     if items.is_empty() {
-        let _ = conn.outbox.push(refuse("invalid request: an empty batch"), Kind::Response).await;
+        reply(conn, refuse("invalid request: an empty batch")).await;
         return;
     }
     if items.len() > conn.config.max_batch {
         let message = format!("invalid request: more than {} requests in a batch", conn.config.max_batch);
-        let _ = conn.outbox.push(refuse(&message), Kind::Response).await;
+        reply(conn, refuse(&message)).await;
         return;
     }
     let mut answers = Vec::with_capacity(items.len());
     for item in items {
-        match item {
-            Value::Object(object) => answers.push(start(conn, object, true)),
-            _ => answers.push(Started::Now(Some(refuse("invalid request: expected an object")))),
-        }
+        let envelope = match wire::is_object(item).then(|| Incoming::parse(item.get())) {
+            Some(Ok(Incoming::Object(envelope))) => envelope,
+            Some(Err(e)) => {
+                answers.push(Started::Now(Some(not_json(&e))));
+                continue;
+            }
+            _ => {
+                answers.push(Started::Now(Some(refuse("invalid request: expected an object"))));
+                continue;
+            }
+        };
+        answers.push(start(conn, message, &envelope, true));
     }
     let outbox = conn.outbox.clone();
     // Answered together once every call is done, without holding up the reader.
@@ -585,44 +608,45 @@ impl Respond {
     }
 }
 
-/// Checks one request and starts its call.
-fn start(conn: &Arc<Conn>, mut object: Map<String, Value>, in_batch: bool) -> Started {
+/// Checks one request and starts its call. `message` holds the text `envelope` was read from.
+fn start(conn: &Arc<Conn>, message: &Bytes, envelope: &Envelope<'_>, in_batch: bool) -> Started {
     // The id first: every later error is answered to it.
-    let id = match object.remove("id") {
+    let id = match envelope.id {
         None => None,
-        Some(id @ (Value::Null | Value::String(_) | Value::Number(_))) => Some(id),
+        Some(id) if wire::is_id(id) => Some(id),
         Some(_) => {
             let error = wire::plain_error(
                 INVALID_REQUEST,
                 "invalid request: `id` must be a string, a number or null",
             );
-            return Started::Now(Some(wire::error_text(&Value::Null, error)));
+            return Started::Now(Some(wire::error_text(RawValue::NULL, &error)));
         }
     };
     let answer = |status: &Status, ctx: Option<&Context>| {
         Started::Now(
-            id.as_ref()
-                .map(|id| wire::error_text(id, wire::error_object(status, ctx.map(Context::correlation_id)))),
+            id.map(|id| wire::error_text(id, &wire::error_object(status, ctx.map(Context::correlation_id)))),
         )
     };
     let invalid = |message: &str| {
         Started::Now(Some(wire::error_text(
-            id.as_ref().unwrap_or(&Value::Null),
-            wire::plain_error(INVALID_REQUEST, message),
+            id.unwrap_or(RawValue::NULL),
+            &wire::plain_error(INVALID_REQUEST, message),
         )))
     };
-    if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+    if envelope.jsonrpc.and_then(wire::raw_str).as_deref() != Some("2.0") {
         return invalid("invalid request: `jsonrpc` must be \"2.0\"");
     }
-    let method = match object.remove("method") {
-        Some(Value::String(method)) => method,
-        Some(_) => return invalid("invalid request: `method` must be a string"),
-        None if object.contains_key("result") || object.contains_key("error") => {
+    let method = match envelope.method {
+        Some(method) => match wire::raw_str(method) {
+            Some(method) => method,
+            None => return invalid("invalid request: `method` must be a string"),
+        },
+        None if envelope.result.is_some() || envelope.error.is_some() => {
             // A response to one of the server's calls of the client (`SocketPeer`).
-            if let Some(n) = id.as_ref().and_then(Value::as_u64) {
-                let outcome = match (object.remove("result"), object.get("error")) {
-                    (_, Some(error)) => Err(wire::status_of_error(error)),
-                    (Some(result), None) => Ok(result),
+            if let Some(n) = id.and_then(|id| id.get().parse::<u64>().ok()) {
+                let outcome = match (envelope.result, envelope.error) {
+                    (_, Some(error)) => Err(wire::status_of_error(&wire::value_of(error))),
+                    (Some(result), None) => Ok(wire::value_of(result)),
                     (None, None) => Err(Status::internal("a response without `result` or `error`")),
                 };
                 conn.peer.deliver(n, outcome);
@@ -631,30 +655,39 @@ fn start(conn: &Arc<Conn>, mut object: Map<String, Value>, in_batch: bool) -> St
         }
         None => return invalid("invalid request: `method` is missing"),
     };
-    let mut params = match object.remove("params") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(params)) => params,
-        Some(Value::Array(_)) => {
+    let params = match envelope.params {
+        None => None,
+        Some(params) if params.get() == "null" => None,
+        Some(params) if wire::is_object(params) => Some(params),
+        Some(params) if params.get().starts_with('[') => {
             let status = Status::invalid_argument("`params` must be an object of named parameters");
             return answer(&status, None);
         }
         Some(_) => return invalid("invalid request: `params` must be an object"),
     };
-    let ctx = match wire::context_of(params.remove(META).as_ref()) {
+    let meta = match params.map(|params| wire::meta_in(params.get())) {
+        None => None,
+        Some(Ok(meta)) => meta.map(wire::value_of),
+        Some(Err(e)) => return Started::Now(Some(not_json(&e))),
+    };
+    let ctx = match wire::context_of(meta.as_ref()) {
         Ok(ctx) => ctx,
         Err(status) => return answer(&status, None),
     };
-    if method == CANCEL {
-        let found = cancel(conn, &params);
-        return Started::Now(id.map(|id| wire::result_text(&id, if found { b"true" } else { b"false" })));
-    }
-    if method == SUBSCRIBE {
+    if method == CANCEL || method == SUBSCRIBE {
+        let params = params.map_or_else(Map::new, |params| {
+            serde_json::from_str::<Map<String, Value>>(params.get()).unwrap_or_default()
+        });
+        if method == CANCEL {
+            let found = cancel(conn, &params);
+            return Started::Now(id.map(|id| wire::result_text(id, if found { b"true" } else { b"false" })));
+        }
         let Some(id) = id else { return Started::Now(None) };
         if in_batch {
             let status = Status::invalid_argument("a subscription cannot be part of a batch");
             return Started::Now(Some(wire::error_text(
-                &id,
-                wire::error_object(&status, Some(ctx.correlation_id())),
+                id,
+                &wire::error_object(&status, Some(ctx.correlation_id())),
             )));
         }
         return subscribe(conn, id, &params, ctx);
@@ -663,7 +696,8 @@ fn start(conn: &Arc<Conn>, mut object: Map<String, Value>, in_batch: bool) -> St
         let status = Status::unimplemented(format!("no method `{method}` here"));
         return answer(&status, Some(&ctx));
     };
-    if method_descriptor.kind == MethodKind::ServerStream {
+    let stream = method_descriptor.kind == MethodKind::ServerStream;
+    if stream {
         if in_batch {
             let status = Status::invalid_argument("a server stream cannot be part of a batch");
             return answer(&status, Some(&ctx));
@@ -680,7 +714,11 @@ fn start(conn: &Arc<Conn>, mut object: Map<String, Value>, in_batch: bool) -> St
         );
         return answer(&status, Some(&ctx));
     };
-    let payload = Payload::Json(Value::Object(params));
+    // The arguments are the text of `params` (`_meta` among them, ignored as unknown members are).
+    let payload = Payload::Encoded(
+        Codec::Json,
+        params.map_or_else(|| Bytes::from_static(b"{}"), |params| message.slice_ref(params.get().as_bytes())),
+    );
     let span = tracing::info_span!(
         "svcgen.call",
         binding = "socket",
@@ -704,9 +742,9 @@ fn start(conn: &Arc<Conn>, mut object: Map<String, Value>, in_batch: bool) -> St
             }
             .instrument(span),
         );
-        return Started::Now(id.map(|id| wire::result_text(&id, b"null")));
+        return Started::Now(id.map(|id| wire::result_text(id, b"null")));
     }
-    let (respond, started) = match (&id, in_batch) {
+    let (respond, started) = match (id, in_batch) {
         (None, _) => (Respond::Nowhere, Started::Now(None)),
         (Some(_), true) => {
             let (tx, rx) = oneshot::channel();
@@ -715,15 +753,15 @@ fn start(conn: &Arc<Conn>, mut object: Map<String, Value>, in_batch: bool) -> St
         (Some(_), false) => (Respond::Push(conn.outbox.clone()), Started::Now(None)),
     };
     let n = conn.next.fetch_add(1, Ordering::Relaxed);
-    let sub = (method_descriptor.kind == MethodKind::ServerStream).then(|| format!("s{n}"));
-    let id_key = id.as_ref().map(Value::to_string);
-    let call = Call { conn: conn.clone(), n, id: id.unwrap_or(Value::Null), sub: sub.clone() };
+    let sub = stream.then(|| format!("s{n}"));
+    let id_key = id.map(wire::id_key);
+    let call = Call { conn: conn.clone(), n, id: id.unwrap_or(RawValue::NULL).to_owned(), sub: sub.clone() };
     // Locked across the spawn, so the call cannot unregister itself before it is registered.
     let mut registry = conn.registry();
     let task = tokio::spawn(
         async move {
             let result = run_call(&*service, method_descriptor.name, payload, Codec::Json, ctx.clone()).await;
-            call.finish(result, &ctx, respond).await;
+            call.finish(result, ctx.correlation_id(), respond).await;
             drop(slot);
         }
         .instrument(span),
@@ -737,6 +775,35 @@ fn start(conn: &Arc<Conn>, mut object: Map<String, Value>, in_batch: bool) -> St
     registry.tasks.insert(n, Task { handle: task.abort_handle(), id: id_key, sub });
     started
 }
+
+/// The response to `id` of a call that ended, or its stream (which is answered with a
+/// subscription).
+fn answer_of(
+    id: &RawValue,
+    result: Result<Reply, Status>,
+    correlation_id: &str,
+) -> Result<String, ReplyStream> {
+    match result {
+        Ok(Reply::Value(bytes)) => Ok(wire::result_text(id, &bytes)),
+        Ok(Reply::Empty) => Ok(wire::result_text(id, b"null")),
+        Ok(Reply::Stream(items)) => Err(items),
+        Err(status) => {
+            if status.code() == Code::Internal {
+                tracing::error!(%status, "call failed");
+            }
+            Ok(wire::error_text(id, &wire::error_object(&status, Some(correlation_id))))
+        }
+    }
+}
+
+/// The answer to a method that is not a stream and returned one.
+fn not_a_stream(id: &RawValue) -> String {
+    let status = Status::internal("a method that is not a stream returned one");
+    wire::error_text(id, &wire::error_object(&status, None))
+}
+
+/// The items of a server stream, encoded.
+type ReplyStream = Pin<Box<dyn futures_core::Stream<Item = Result<Bytes, Status>> + Send>>;
 
 /// The service and method a JSON-RPC method name (`package.Service.method`) names.
 fn find(services: &Services, name: &str) -> Option<(Arc<dyn Dispatch>, &'static MethodDescriptor)> {
@@ -763,52 +830,45 @@ fn cancel(conn: &Conn, params: &Map<String, Value>) -> bool {
 struct Call {
     conn: Arc<Conn>,
     n: u64,
-    id: Value,
+    id: Box<RawValue>,
     sub: Option<String>,
 }
 
 impl Call {
-    async fn finish(self, result: Result<Reply, Status>, ctx: &Context, respond: Respond) {
-        match result {
-            Ok(Reply::Value(bytes)) => respond.send(wire::result_text(&self.id, &bytes)).await,
-            Ok(Reply::Empty) => respond.send(wire::result_text(&self.id, b"null")).await,
-            Ok(Reply::Stream(mut items)) => {
-                let Some(sub) = self.sub.clone() else {
-                    let status = Status::internal("a method that is not a stream returned one");
-                    respond.send(wire::error_text(&self.id, wire::error_object(&status, None))).await;
-                    return self.unregister();
-                };
-                let started = serde_json::json!({ "subscription": sub }).to_string();
-                self.conn.registry().release_id(self.n);
-                respond.send(wire::result_text(&self.id, started.as_bytes())).await;
-                let outbox = &self.conn.outbox;
-                while let Some(item) = items.next().await {
-                    match item {
-                        Ok(bytes) => {
-                            if outbox.push(wire::item_text(&sub, &bytes), Kind::Notification).await.is_err() {
-                                return self.unregister();
-                            }
-                        }
-                        Err(status) => {
-                            let error = wire::error_object(&status, Some(ctx.correlation_id()));
-                            let params = serde_json::json!({ "subscription": sub, "error": error });
-                            let text = wire::notification_text(wire::STREAM_ERROR, params);
-                            let _ = outbox.push(text, Kind::Response).await;
-                            return self.unregister();
-                        }
+    async fn finish(self, result: Result<Reply, Status>, correlation_id: &str, respond: Respond) {
+        let mut items = match answer_of(&self.id, result, correlation_id) {
+            Ok(text) => {
+                respond.send(text).await;
+                return self.unregister();
+            }
+            Err(items) => items,
+        };
+        let Some(sub) = self.sub.clone() else {
+            respond.send(not_a_stream(&self.id)).await;
+            return self.unregister();
+        };
+        let started = serde_json::json!({ "subscription": sub }).to_string();
+        self.conn.registry().release_id(self.n);
+        respond.send(wire::result_text(&self.id, started.as_bytes())).await;
+        let outbox = &self.conn.outbox;
+        while let Some(item) = items.next().await {
+            match item {
+                Ok(bytes) => {
+                    if outbox.push(wire::item_text(&sub, &bytes), Kind::Notification).await.is_err() {
+                        return self.unregister();
                     }
                 }
-                let params = serde_json::json!({ "subscription": sub });
-                let _ = outbox.push(wire::notification_text(wire::STREAM_END, params), Kind::Response).await;
-            }
-            Err(status) => {
-                if status.code() == Code::Internal {
-                    tracing::error!(%status, "call failed");
+                Err(status) => {
+                    let error = wire::error_object(&status, Some(correlation_id));
+                    let params = serde_json::json!({ "subscription": sub, "error": error });
+                    let text = wire::notification_text(wire::STREAM_ERROR, params);
+                    let _ = outbox.push(text, Kind::Response).await;
+                    return self.unregister();
                 }
-                let error = wire::error_object(&status, Some(ctx.correlation_id()));
-                respond.send(wire::error_text(&self.id, error)).await;
             }
         }
+        let params = serde_json::json!({ "subscription": sub });
+        let _ = outbox.push(wire::notification_text(wire::STREAM_END, params), Kind::Response).await;
         self.unregister();
     }
 
@@ -818,9 +878,9 @@ impl Call {
 }
 
 /// `svcgen.subscribe`: starts pushing an event's occurrences to this connection.
-fn subscribe(conn: &Arc<Conn>, id: Value, params: &Map<String, Value>, ctx: Context) -> Started {
+fn subscribe(conn: &Arc<Conn>, id: &RawValue, params: &Map<String, Value>, ctx: Context) -> Started {
     let refuse = |status: &Status| {
-        Started::Now(Some(wire::error_text(&id, wire::error_object(status, Some(ctx.correlation_id())))))
+        Started::Now(Some(wire::error_text(id, &wire::error_object(status, Some(ctx.correlation_id())))))
     };
     let Some(Value::String(event)) = params.get("event") else {
         return refuse(&Status::invalid_fields(vec![crate::status::Violation {
@@ -845,8 +905,8 @@ fn subscribe(conn: &Arc<Conn>, id: Value, params: &Map<String, Value>, ctx: Cont
     };
     let n = conn.next.fetch_add(1, Ordering::Relaxed);
     let sub = format!("e{n}");
-    let id_key = id.to_string();
-    let call = Call { conn: conn.clone(), n, id, sub: Some(sub.clone()) };
+    let id_key = wire::id_key(id);
+    let call = Call { conn: conn.clone(), n, id: id.to_owned(), sub: Some(sub.clone()) };
     let subject = event.clone();
     let span = tracing::info_span!("svcgen.subscription", binding = "socket", subject = %subject);
     let mut registry = conn.registry();
@@ -897,7 +957,7 @@ impl Call {
             Ok(deliveries) => deliveries,
             Err(status) => {
                 let error = wire::error_object(&status, Some(ctx.correlation_id()));
-                let _ = self.conn.outbox.push(wire::error_text(&self.id, error), Kind::Response).await;
+                let _ = self.conn.outbox.push(wire::error_text(&self.id, &error), Kind::Response).await;
                 return self.unregister();
             }
         };
