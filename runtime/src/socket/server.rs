@@ -1,15 +1,18 @@
 //! The socket server: an axum WebSocket route serving the Dispatcher over JSON-RPC 2.0.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Poll;
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -18,7 +21,9 @@ use tracing::Instrument as _;
 
 use super::outbox::{Kind, Out, Outbox};
 use super::wire::{self, CANCEL, Envelope, INVALID_REQUEST, Incoming, PARSE_ERROR, SUBSCRIBE};
-use super::{BINARY_SUBPROTOCOL, SUBPROTOCOL, SUBPROTOCOLS, SocketConfig, SocketPeer, close_code};
+use super::{
+    BINARY_SUBPROTOCOL, SUBPROTOCOL, SUBPROTOCOLS, SlowReceiver, SocketConfig, SocketPeer, close_code,
+};
 use crate::context::Context;
 use crate::descriptor::{MethodDescriptor, MethodKind};
 use crate::dispatch::{Codec, Dispatch, Payload, Reply, run_call};
@@ -341,8 +346,22 @@ impl Conn {
     }
 }
 
-/// Sends a reply of the reader.
-async fn reply(conn: &Conn, text: String) {
+/// The connection's sending half, shared by its writer task (which sends what the outbox queues)
+/// and its reader (which writes a reply ready at once itself when nothing is queued before it,
+/// saving a task and a wake-up).
+type Sink = Arc<tokio::sync::Mutex<SplitSink<WebSocket, Message>>>;
+
+/// Sends a reply of the reader: written now when nothing is queued and the writer is idle
+/// (`inline`), queued otherwise. Replies to different requests may go in any order.
+async fn reply(conn: &Conn, inline: Option<&Sink>, text: String) {
+    if let Some(sink) = inline
+        && conn.outbox.is_idle()
+        && let Ok(mut sink) = sink.try_lock()
+    {
+        // A failed write is the end of the connection, which the reader sees next.
+        let _ = sink.send(Message::Text(text.into())).await;
+        return;
+    }
     let _ = conn.outbox.push(text, Kind::Response).await;
 }
 
@@ -362,10 +381,12 @@ impl Drop for CancelRemaining {
 
 async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
     let config = shared.config.clone();
-    let (mut sink, mut stream) = socket.split();
+    let (sink, mut stream) = socket.split();
+    let sink: Sink = Arc::new(tokio::sync::Mutex::new(sink));
     let outbox = Arc::new(Outbox::new(config.send_buffer, config.slow_receiver));
     let writer = tokio::spawn({
         let outbox = outbox.clone();
+        let sink = sink.clone();
         async move {
             while let Some(out) = outbox.next().await {
                 let (message, last) = match out {
@@ -375,12 +396,27 @@ async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
                         (Message::Close(Some(CloseFrame { code, reason: reason.into() })), true)
                     }
                 };
-                if sink.send(message).await.is_err() || last {
+                let mut sink = sink.lock().await;
+                let sent = sink.send(message).await;
+                if last {
+                    if sent.is_err() {
+                        // The peer closed first: what goes is the answer to its close frame,
+                        // which the WebSocket queued itself and a flush sends.
+                        let _ = sink.flush().await;
+                    }
+                    break;
+                }
+                // A message taken before the connection began closing may fail to go (the peer
+                // closed meanwhile); the close frame that follows must still be tried.
+                if sent.is_err() && !outbox.is_closing() {
                     break;
                 }
             }
         }
     });
+    // The reader writes its own replies only where waiting for the socket is the policy anyway
+    // (under `Disconnect` a full send buffer must be seen, so every reply is queued).
+    let inline = (config.slow_receiver != SlowReceiver::Disconnect).then_some(&sink);
     let conn = Arc::new(Conn {
         services: shared.services.clone(),
         config: config.clone(),
@@ -421,7 +457,7 @@ async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
                         // An answer waits for room in the send buffer; a peer that has not read
                         // for three keepalive periods while it keeps sending is gone.
                         let patience = config.keepalive * 3;
-                        let answered = tokio::time::timeout(patience, handle_text(&conn, text));
+                        let answered = tokio::time::timeout(patience, handle_text(&conn, inline, text));
                         if answered.await.is_err() {
                             tracing::debug!("closing a socket connection that sends but does not read");
                             break Exit::Kill;
@@ -498,25 +534,25 @@ fn exit_of(error: &axum::Error, max: usize) -> Exit {
 
 /// Handles one text message: a request, a notification, or a batch. Nothing is decoded but the
 /// JSON-RPC members; the arguments are decoded from their text by the method's own code.
-async fn handle_text(conn: &Arc<Conn>, text: Utf8Bytes) {
+async fn handle_text(conn: &Arc<Conn>, inline: Option<&Sink>, text: Utf8Bytes) {
     let incoming = match Incoming::parse(text.as_str()) {
         Ok(incoming) => incoming,
         Err(e) => {
-            reply(conn, not_json(&e)).await;
+            reply(conn, inline, not_json(&e)).await;
             return;
         }
     };
     let message = Bytes::from(text.clone());
     match incoming {
-        Incoming::Batch(items) => handle_batch(conn, &message, &items).await,
+        Incoming::Batch(items) => handle_batch(conn, inline, &message, &items).await,
         Incoming::Object(envelope) => {
             if let Started::Now(Some(response)) = start(conn, &message, &envelope, false) {
-                reply(conn, response).await;
+                reply(conn, inline, response).await;
             }
         }
         Incoming::Other => {
             let error = wire::plain_error(INVALID_REQUEST, "invalid request: expected an object or an array");
-            reply(conn, wire::error_text(RawValue::NULL, &error)).await;
+            reply(conn, inline, wire::error_text(RawValue::NULL, &error)).await;
         }
     }
 }
@@ -526,16 +562,16 @@ fn not_json(e: &serde_json::Error) -> String {
     wire::error_text(RawValue::NULL, &wire::plain_error(PARSE_ERROR, &format!("parse error: {e}")))
 }
 
-async fn handle_batch(conn: &Arc<Conn>, message: &Bytes, items: &[&RawValue]) {
+async fn handle_batch(conn: &Arc<Conn>, inline: Option<&Sink>, message: &Bytes, items: &[&RawValue]) {
     let refuse =
         |message: &str| wire::error_text(RawValue::NULL, &wire::plain_error(INVALID_REQUEST, message));
     if items.is_empty() {
-        reply(conn, refuse("invalid request: an empty batch")).await;
+        reply(conn, inline, refuse("invalid request: an empty batch")).await;
         return;
     }
     if items.len() > conn.config.max_batch {
         let message = format!("invalid request: more than {} requests in a batch", conn.config.max_batch);
-        reply(conn, refuse(&message)).await;
+        reply(conn, inline, refuse(&message)).await;
         return;
     }
     let mut answers = Vec::with_capacity(items.len());
@@ -607,6 +643,9 @@ impl Respond {
         }
     }
 }
+
+/// A call's work: its handler, under its deadline.
+type Work = Pin<Box<dyn Future<Output = Result<Reply, Status>> + Send>>;
 
 /// Checks one request and starts its call. `message` holds the text `envelope` was read from.
 fn start(conn: &Arc<Conn>, message: &Bytes, envelope: &Envelope<'_>, in_batch: bool) -> Started {
@@ -744,6 +783,23 @@ fn start(conn: &Arc<Conn>, message: &Bytes, envelope: &Envelope<'_>, in_batch: b
         );
         return Started::Now(id.map(|id| wire::result_text(id, b"null")));
     }
+    let correlation_id = ctx.correlation_id().to_owned();
+    let mut work: Work = Box::pin(
+        async move { run_call(&*service, method_descriptor.name, payload, Codec::Json, ctx).await }
+            .instrument(span.clone()),
+    );
+    if !stream {
+        // A handler that does not wait is answered now, without a task (most are: the
+        // reply is then written by the reader itself).
+        let mut poll = std::task::Context::from_waker(std::task::Waker::noop());
+        if let Poll::Ready(result) = work.as_mut().poll(&mut poll) {
+            drop(slot);
+            let id_or_null = id.unwrap_or(RawValue::NULL);
+            let text =
+                answer_of(id_or_null, result, &correlation_id).unwrap_or_else(|_| not_a_stream(id_or_null));
+            return Started::Now(id.map(|_| text));
+        }
+    }
     let (respond, started) = match (id, in_batch) {
         (None, _) => (Respond::Nowhere, Started::Now(None)),
         (Some(_), true) => {
@@ -760,8 +816,8 @@ fn start(conn: &Arc<Conn>, message: &Bytes, envelope: &Envelope<'_>, in_batch: b
     let mut registry = conn.registry();
     let task = tokio::spawn(
         async move {
-            let result = run_call(&*service, method_descriptor.name, payload, Codec::Json, ctx.clone()).await;
-            call.finish(result, ctx.correlation_id(), respond).await;
+            let result = work.await;
+            call.finish(result, &correlation_id, respond).await;
             drop(slot);
         }
         .instrument(span),
