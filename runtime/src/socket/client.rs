@@ -65,7 +65,11 @@ struct Calls {
 }
 
 struct Conn {
+    /// The writer task's queue: for messages sent from where no one can wait (cancels, pings,
+    /// answers to the server's calls) and requests made while the socket is busy.
     tx: mpsc::Sender<Message>,
+    /// The socket's sending half, shared by the writer task and the callers.
+    sink: Arc<tokio::sync::Mutex<futures_util::stream::SplitSink<Socket, Message>>>,
     /// The services this client exposes, and the server's calls of them running now.
     local: Local,
     served: Arc<Served>,
@@ -511,7 +515,14 @@ impl SocketClient {
             }
             calls.pending.insert(n, pending);
         }
-        if conn.tx.send(Message::Text(text.into())).await.is_err() {
+        // Written by the caller itself when the socket is free (no task hop, as a plain
+        // WebSocket client would); through the writer task when another write is under way.
+        let message = Message::Text(text.into());
+        let sent = match conn.sink.try_lock() {
+            Ok(mut sink) => sink.send(message).await.is_ok(),
+            Err(_) => conn.tx.send(message).await.is_ok(),
+        };
+        if !sent {
             conn.calls().pending.remove(&n);
             return Err(Status::unavailable("the connection closed"));
         }
@@ -529,10 +540,12 @@ impl SocketClient {
         let socket =
             open_socket(url, SUBPROTOCOL, config.max_message, config.read_buffer, config.connect_timeout)
                 .await?;
-        let (mut sink, stream) = socket.split();
+        let (sink, stream) = socket.split();
+        let sink = Arc::new(tokio::sync::Mutex::new(sink));
         let (tx, mut rx) = mpsc::channel::<Message>(1024);
         let conn = Arc::new(Conn {
             tx,
+            sink: sink.clone(),
             local: self.inner.local.clone(),
             served: Arc::new(Served::new(config.max_in_flight)),
             calls: Mutex::default(),
@@ -541,11 +554,11 @@ impl SocketClient {
         });
         tokio::spawn(async move {
             while let Some(message) = rx.recv().await {
-                if sink.send(message).await.is_err() {
+                if sink.lock().await.send(message).await.is_err() {
                     return;
                 }
             }
-            let _ = sink.close().await;
+            let _ = sink.lock().await.close().await;
         });
         tokio::spawn(read_messages(Arc::downgrade(&conn), stream, config.keepalive));
         Ok(conn)
