@@ -435,13 +435,16 @@ async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
     // `true`: close gracefully; `false`: the server was dropped, and its connections with it.
     let stopped = async move { stop.wait_for(|s| *s).await.is_ok() };
     tokio::pin!(stopped);
+    // Made once, not per message (each would register with the outbox and leave again).
+    let killed = outbox.killed();
+    tokio::pin!(killed);
     let mut heard = tokio::time::Instant::now();
     let idle = tokio::time::sleep(config.keepalive);
     tokio::pin!(idle);
     let exit = loop {
         tokio::select! {
             biased;
-            () = outbox.killed() => break Exit::Kill,
+            () = &mut killed => break Exit::Kill,
             graceful = &mut stopped => break if graceful {
                 Exit::Close(close_code::GOING_AWAY, "the server is shutting down".into())
             } else {

@@ -206,7 +206,7 @@ struct Params<'a, P> {
     #[serde(flatten)]
     args: &'a P,
     #[serde(rename = "_meta")]
-    meta: Value,
+    meta: Meta<'a>,
 }
 
 #[derive(serde::Serialize)]
@@ -227,7 +227,7 @@ pub fn request_text<P: serde::Serialize>(
     args: &P,
     ctx: &Context,
 ) -> Result<String, Status> {
-    let request = Request { jsonrpc: "2.0", id, method, params: Params { args, meta: meta_of(ctx) } };
+    let request = Request { jsonrpc: "2.0", id, method, params: Params { args, meta: Meta(ctx) } };
     serde_json::to_string(&request)
         .map_err(|e| Status::invalid_argument(format!("cannot encode the request: {e}")))
 }
@@ -277,20 +277,36 @@ pub fn context_of(meta: Option<&Value>) -> Result<Context, Status> {
 /// The `_meta` member of a call made under `ctx`.
 #[must_use]
 pub fn meta_of(ctx: &Context) -> Value {
-    let mut meta = Map::new();
-    meta.insert("correlation_id".into(), ctx.correlation_id().into());
-    if let Some(tp) = ctx.traceparent() {
-        meta.insert("traceparent".into(), tp.into());
+    serde_json::to_value(Meta(ctx)).unwrap_or(Value::Null)
+}
+
+/// `_meta` written straight from a Context (members in the order of a map's keys).
+struct Meta<'a>(&'a Context);
+
+impl serde::Serialize for Meta<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let ctx = self.0;
+        let mut meta = serializer.serialize_map(None)?;
+        meta.serialize_entry("correlation_id", ctx.correlation_id())?;
+        if let Some(left) = ctx.remaining() {
+            let ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1);
+            meta.serialize_entry("deadline_ms", &ms)?;
+        }
+        if ctx.metadata_iter().next().is_some() {
+            struct Metadata<'a>(&'a Context);
+            impl serde::Serialize for Metadata<'_> {
+                fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                    serializer.collect_map(self.0.metadata_iter())
+                }
+            }
+            meta.serialize_entry("metadata", &Metadata(ctx))?;
+        }
+        if let Some(tp) = ctx.traceparent() {
+            meta.serialize_entry("traceparent", tp)?;
+        }
+        meta.end()
     }
-    if let Some(left) = ctx.remaining() {
-        let ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1);
-        meta.insert("deadline_ms".into(), ms.into());
-    }
-    let metadata: Map<String, Value> = ctx.metadata_iter().map(|(k, v)| (k.to_owned(), v.into())).collect();
-    if !metadata.is_empty() {
-        meta.insert("metadata".into(), Value::Object(metadata));
-    }
-    Value::Object(meta)
 }
 
 /// One message as received, borrowed from its text: nothing is decoded yet but the members
@@ -653,6 +669,12 @@ mod tests {
         assert_eq!(back.traceparent(), ctx.traceparent());
         assert_eq!(back.metadata("authorization"), Some("Bearer t"));
         assert!(back.remaining().is_some_and(|r| r <= Duration::from_secs(5)));
+        // The request carries `_meta` in the same text, members in key order.
+        let ctx = Context::new().with_metadata("b", "2").with_metadata("a", "1");
+        let text = request_text(1, "a.B.c", &serde_json::json!({"x": 1}), &ctx).expect("encoded");
+        let meta = format!(r#"{{"x":1,"_meta":{}}}}}"#, meta_of(&ctx));
+        assert!(text.ends_with(&meta), "{text}");
+        assert!(meta.contains(r#""metadata":{"a":"1","b":"2"},"traceparent""#), "{meta}");
         let bad = serde_json::json!({"deadline_ms": 0});
         assert_eq!(context_of(Some(&bad)).expect_err("0 ms").violations()[0].field, "_meta.deadline_ms");
     }
