@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -50,7 +50,7 @@ type Cut = Arc<Mutex<Option<Status>>>;
 /// Where the answer to a call goes.
 enum Pending {
     /// The text of the response's `result`.
-    Unary(oneshot::Sender<Result<Bytes, Status>>),
+    Unary(oneshot::Sender<Result<ResultText, Status>>),
     Stream {
         started: oneshot::Sender<Result<String, Status>>,
         items: Items,
@@ -62,6 +62,25 @@ enum Pending {
 struct Calls {
     pending: HashMap<u64, Pending>,
     streams: HashMap<String, (Items, Cut)>,
+}
+
+/// The text of a response's `result`: the received message (shared, not copied) and where in
+/// it the result is, so it is decoded as text (no second UTF-8 check).
+struct ResultText {
+    message: Utf8Bytes,
+    range: std::ops::Range<usize>,
+}
+
+impl ResultText {
+    /// `result`, a member read from `message`.
+    fn within(message: &Utf8Bytes, result: &RawValue) -> Self {
+        let start = (result.get().as_ptr() as usize).saturating_sub(message.as_str().as_ptr() as usize);
+        Self { message: message.clone(), range: start..start + result.get().len() }
+    }
+
+    fn as_str(&self) -> &str {
+        self.message.as_str().get(self.range.clone()).unwrap_or("null")
+    }
 }
 
 struct Conn {
@@ -155,7 +174,7 @@ impl Conn {
         let Some(n) = envelope.id.and_then(|id| id.get().parse::<u64>().ok()) else { return };
         let outcome = match (envelope.result, envelope.error) {
             (_, Some(error)) => Err(wire::status_of_error(&wire::value_of(error))),
-            (Some(result), None) => Ok(Bytes::from(text.clone()).slice_ref(result.get().as_bytes())),
+            (Some(result), None) => Ok(ResultText::within(text, result)),
             (None, None) => Err(Status::internal("a response without `result` or `error`")),
         };
         let mut calls = self.calls();
@@ -169,7 +188,7 @@ impl Conn {
                     struct Started {
                         subscription: String,
                     }
-                    serde_json::from_slice::<Started>(&result)
+                    serde_json::from_str::<Started>(result.as_str())
                         .map(|started| started.subscription)
                         .map_err(|_| Status::internal("a stream call was answered without a subscription"))
                 });
@@ -322,7 +341,7 @@ impl SocketClient {
         request: &Req,
     ) -> Result<Resp, Status> {
         let result = self.call(method, ctx, request).await?;
-        serde_json::from_slice(&result)
+        serde_json::from_str(result.as_str())
             .map_err(|e| Status::internal(format!("the server's reply is not valid: {e}")))
     }
 
@@ -344,7 +363,7 @@ impl SocketClient {
         method: &MethodDescriptor,
         ctx: &Context,
         request: &Req,
-    ) -> Result<Bytes, Status> {
+    ) -> Result<ResultText, Status> {
         let (reply_tx, reply_rx) = oneshot::channel();
         let (conn, n) = self.start(wire::method_name(method), ctx, request, Pending::Unary(reply_tx)).await?;
         let mut guard = CancelOnDrop { conn, target: Target::Call(n), armed: true };

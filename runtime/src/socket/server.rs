@@ -709,10 +709,10 @@ fn start(conn: &Arc<Conn>, message: &Bytes, envelope: &Envelope<'_>, in_batch: b
     };
     let meta = match params.map(|params| wire::meta_in(params.get())) {
         None => None,
-        Some(Ok(meta)) => meta.map(wire::value_of),
+        Some(Ok(meta)) => meta,
         Some(Err(e)) => return Started::Now(Some(not_json(&e))),
     };
-    let ctx = match wire::context_of(meta.as_ref()) {
+    let ctx = match wire::context_of_text(meta) {
         Ok(ctx) => ctx,
         Err(status) => return answer(&status, None),
     };

@@ -237,6 +237,15 @@ pub fn request_text<P: serde::Serialize>(
 /// # Errors
 /// `invalid_argument` naming the member when `_meta` or one of its members has the wrong shape.
 pub fn context_of(meta: Option<&Value>) -> Result<Context, Status> {
+    let meta = meta
+        .map(serde_json::value::to_raw_value)
+        .transpose()
+        .map_err(|e| Status::internal(format!("cannot read `{META}`: {e}")))?;
+    context_of_text(meta.as_deref())
+}
+
+/// [`context_of`] from the text of `_meta`, read without building a value.
+pub(crate) fn context_of_text(meta: Option<&RawValue>) -> Result<Context, Status> {
     let invalid = |field: &str, message: &str| {
         Status::invalid_fields(vec![Violation {
             field: format!("{META}.{field}"),
@@ -244,34 +253,89 @@ pub fn context_of(meta: Option<&Value>) -> Result<Context, Status> {
         }])
     };
     let Some(meta) = meta else { return Ok(Context::from_headers(None, None)) };
-    let Some(meta) = meta.as_object() else {
+    let Some(meta) = is_object(meta).then(|| MetaMembers::parse(meta.get())).and_then(Result::ok) else {
         return Err(Status::invalid_fields(vec![Violation {
             field: META.to_owned(),
             message: "must be an object".to_owned(),
         }]));
     };
-    let text = |name: &str| meta.get(name).and_then(Value::as_str);
-    let mut ctx = Context::from_headers(text("correlation_id"), text("traceparent"));
-    match meta.get("deadline_ms") {
-        None | Some(Value::Null) => {}
-        Some(value) => match value.as_u64() {
-            Some(ms) if ms > 0 => ctx = ctx.with_timeout(Duration::from_millis(ms)),
+    let (id, tp) = (meta.correlation_id.and_then(raw_str), meta.traceparent.and_then(raw_str));
+    let mut ctx = Context::from_headers(id.as_deref(), tp.as_deref());
+    match meta.deadline_ms.map(RawValue::get) {
+        None | Some("null") => {}
+        Some(ms) => match ms.parse::<u64>() {
+            Ok(ms) if ms > 0 => ctx = ctx.with_timeout(Duration::from_millis(ms)),
             _ => return Err(invalid("deadline_ms", "must be a whole number of milliseconds, at least 1")),
         },
     }
-    match meta.get("metadata") {
+    match meta.metadata.map(value_of) {
         None | Some(Value::Null) => {}
         Some(Value::Object(entries)) => {
             for (key, value) in entries {
                 let Some(value) = value.as_str() else {
                     return Err(invalid(&format!("metadata.{key}"), "must be a string"));
                 };
-                ctx = ctx.with_metadata(key, value);
+                ctx = ctx.with_metadata(&key, value);
             }
         }
         Some(_) => return Err(invalid("metadata", "must be an object of strings")),
     }
     Ok(ctx)
+}
+
+/// The members of `_meta` a Context is made of, each as its text (of a repeated one, the last).
+#[derive(Default)]
+struct MetaMembers<'a> {
+    correlation_id: Option<&'a RawValue>,
+    traceparent: Option<&'a RawValue>,
+    deadline_ms: Option<&'a RawValue>,
+    metadata: Option<&'a RawValue>,
+}
+
+/// A member name of `_meta`.
+enum MetaMember {
+    CorrelationId,
+    Traceparent,
+    DeadlineMs,
+    Metadata,
+    Other,
+}
+
+impl OfName for MetaMember {
+    fn of_name(name: &str) -> Self {
+        match name {
+            "correlation_id" => MetaMember::CorrelationId,
+            "traceparent" => MetaMember::Traceparent,
+            "deadline_ms" => MetaMember::DeadlineMs,
+            "metadata" => MetaMember::Metadata,
+            _ => MetaMember::Other,
+        }
+    }
+}
+
+impl<'a> MetaMembers<'a> {
+    /// Reads an object's text.
+    fn parse(text: &'a str) -> Result<Self, serde_json::Error> {
+        struct Members;
+        impl<'de> Visitor<'de> for Members {
+            type Value = MetaMembers<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut members = MetaMembers::default();
+                read_members(&mut map, &mut members, |members, member| match member {
+                    MetaMember::CorrelationId => Some(&mut members.correlation_id),
+                    MetaMember::Traceparent => Some(&mut members.traceparent),
+                    MetaMember::DeadlineMs => Some(&mut members.deadline_ms),
+                    MetaMember::Metadata => Some(&mut members.metadata),
+                    MetaMember::Other => None,
+                })?;
+                Ok(members)
+            }
+        }
+        serde_json::Deserializer::from_str(text).deserialize_map(Members)
+    }
 }
 
 /// The `_meta` member of a call made under `ctx`.
@@ -487,6 +551,28 @@ impl<'de, N: OfName> de::Deserialize<'de> for Key<N> {
     }
 }
 
+/// Reads an object's members: those `slot` has a place for as their text (of a repeated one, the
+/// last, as when the object is read into a map), the others skipped.
+fn read_members<'de, A, T, N>(
+    map: &mut A,
+    into: &mut T,
+    slot: fn(&mut T, N) -> Option<&mut Option<&'de RawValue>>,
+) -> Result<(), A::Error>
+where
+    A: MapAccess<'de>,
+    N: OfName,
+{
+    while let Some(Key(name)) = map.next_key::<Key<N>>()? {
+        match slot(into, name) {
+            Some(place) => *place = Some(map.next_value()?),
+            None => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+    }
+    Ok(())
+}
+
 struct IncomingVisitor;
 
 impl<'de> Visitor<'de> for IncomingVisitor {
@@ -498,21 +584,15 @@ impl<'de> Visitor<'de> for IncomingVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut envelope = Envelope::default();
-        while let Some(Key(member)) = map.next_key::<Key<Member>>()? {
-            let slot = match member {
-                Member::Jsonrpc => &mut envelope.jsonrpc,
-                Member::Id => &mut envelope.id,
-                Member::Method => &mut envelope.method,
-                Member::Params => &mut envelope.params,
-                Member::Result => &mut envelope.result,
-                Member::Error => &mut envelope.error,
-                Member::Other => {
-                    map.next_value::<IgnoredAny>()?;
-                    continue;
-                }
-            };
-            *slot = Some(map.next_value()?);
-        }
+        read_members(&mut map, &mut envelope, |envelope, member| match member {
+            Member::Jsonrpc => Some(&mut envelope.jsonrpc),
+            Member::Id => Some(&mut envelope.id),
+            Member::Method => Some(&mut envelope.method),
+            Member::Params => Some(&mut envelope.params),
+            Member::Result => Some(&mut envelope.result),
+            Member::Error => Some(&mut envelope.error),
+            Member::Other => None,
+        })?;
         Ok(Incoming::Object(envelope))
     }
 
@@ -604,13 +684,7 @@ pub(crate) fn meta_in(params: &str) -> Result<Option<&RawValue>, serde_json::Err
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut meta = None;
-            while let Some(Key(is_meta)) = map.next_key::<Key<bool>>()? {
-                if is_meta {
-                    meta = Some(map.next_value()?);
-                } else {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
+            read_members(&mut map, &mut meta, |meta, is_meta: bool| is_meta.then_some(meta))?;
             Ok(meta)
         }
     }
