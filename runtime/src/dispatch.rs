@@ -106,7 +106,8 @@ impl Payload {
                 Err(e) => return Err(Status::invalid_argument(json_error(&e))),
             },
             Payload::Encoded(codec, bytes) => return codec.decode(&bytes),
-            Payload::Json(value) => match serde_json::from_value::<T>(value.clone()) {
+            // Borrowed: the tree is kept (not copied) for the retry after a failure.
+            Payload::Json(value) => match T::deserialize(&value) {
                 Ok(decoded) => return Ok(decoded),
                 Err(e) => (value, e),
             },
@@ -238,4 +239,28 @@ pub(crate) async fn run_call(
         None => work.await,
     };
     outcome.unwrap_or_else(|_| Err(Status::internal("the handler panicked")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Args {
+        count: u32,
+        tags: Vec<i64>,
+    }
+
+    #[test]
+    fn integral_floats_are_integers_in_every_payload() {
+        let text = r#"{"count": 3.0, "tags": [1, -2.0]}"#;
+        let parsed: serde_json::Value = serde_json::from_str(text).expect("JSON");
+        for payload in [Payload::Json(parsed), Payload::Encoded(Codec::Json, bytes::Bytes::from(text))] {
+            assert_eq!(payload.decode::<Args>().expect("integral"), Args { count: 3, tags: vec![1, -2] });
+        }
+        let fraction = serde_json::json!({"count": 3.5, "tags": []});
+        let status = Payload::Json(fraction).decode::<Args>().expect_err("a fraction is no integer");
+        assert_eq!(status.code(), crate::status::Code::InvalidArgument);
+        assert!(status.message().contains("3.5"), "{status}");
+    }
 }

@@ -168,18 +168,18 @@ pub async fn serve(listener: TcpListener) {
 }
 
 /// The WebSocket settings of the raw peer: tungstenite's defaults (those our binding uses too),
-/// except the read buffer when `SVCGEN_BENCH_READ_BUFFER` gives its size in bytes (tungstenite
-/// zeroes the whole buffer, 128 KiB by default, before every read, and keeps it per
-/// connection; this measures what a smaller one would save).
+/// except the read buffer, which is our binding's ([`svcgen::socket::DEFAULT_READ_BUFFER`],
+/// 8 KiB, so both peers read alike) unless `SVCGEN_BENCH_READ_BUFFER` gives its size in bytes
+/// (tungstenite's own default, 128 KiB, is zeroed before every read and kept per connection).
 #[must_use]
 pub fn ws_config() -> WebSocketConfig {
-    static READ_BUFFER: std::sync::LazyLock<Option<usize>> = std::sync::LazyLock::new(|| {
-        std::env::var("SVCGEN_BENCH_READ_BUFFER").ok().and_then(|n| n.trim().parse().ok())
+    static READ_BUFFER: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
+        std::env::var("SVCGEN_BENCH_READ_BUFFER")
+            .ok()
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(svcgen::socket::DEFAULT_READ_BUFFER)
     });
-    match *READ_BUFFER {
-        Some(bytes) => WebSocketConfig::default().read_buffer_size(bytes),
-        None => WebSocketConfig::default(),
-    }
+    WebSocketConfig::default().read_buffer_size(*READ_BUFFER)
 }
 
 /// Accepts a WebSocket handshake on `stream`, selecting our subprotocol.

@@ -10,14 +10,15 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::local::{Local, Served, serve_request};
-use super::wire::{self, CANCEL, EVENT, STREAM_END, STREAM_ERROR, STREAM_ITEM, SUBSCRIBE};
+use super::wire::{self, CANCEL, EVENT, Incoming, STREAM_END, STREAM_ERROR, STREAM_ITEM, SUBSCRIBE};
 use super::{SUBPROTOCOL, SocketConfig};
 use crate::context::Context;
 use crate::descriptor::MethodDescriptor;
@@ -48,8 +49,13 @@ type Cut = Arc<Mutex<Option<Status>>>;
 
 /// Where the answer to a call goes.
 enum Pending {
-    Unary(oneshot::Sender<Result<Value, Status>>),
-    Stream { started: oneshot::Sender<Result<String, Status>>, items: Items, cut: Cut },
+    /// The text of the response's `result`.
+    Unary(oneshot::Sender<Result<ResultText, Status>>),
+    Stream {
+        started: oneshot::Sender<Result<String, Status>>,
+        items: Items,
+        cut: Cut,
+    },
 }
 
 #[derive(Default)]
@@ -58,8 +64,31 @@ struct Calls {
     streams: HashMap<String, (Items, Cut)>,
 }
 
+/// The text of a response's `result`: the received message (shared, not copied) and where in
+/// it the result is, so it is decoded as text (no second UTF-8 check).
+struct ResultText {
+    message: Utf8Bytes,
+    range: std::ops::Range<usize>,
+}
+
+impl ResultText {
+    /// `result`, a member read from `message`.
+    fn within(message: &Utf8Bytes, result: &RawValue) -> Self {
+        let start = (result.get().as_ptr() as usize).saturating_sub(message.as_str().as_ptr() as usize);
+        Self { message: message.clone(), range: start..start + result.get().len() }
+    }
+
+    fn as_str(&self) -> &str {
+        self.message.as_str().get(self.range.clone()).unwrap_or("null")
+    }
+}
+
 struct Conn {
+    /// The writer task's queue: for messages sent from where no one can wait (cancels, pings,
+    /// answers to the server's calls) and requests made while the socket is busy.
     tx: mpsc::Sender<Message>,
+    /// The socket's sending half, shared by the writer task and the callers.
+    sink: Arc<tokio::sync::Mutex<futures_util::stream::SplitSink<Socket, Message>>>,
     /// The services this client exposes, and the server's calls of them running now.
     local: Local,
     served: Arc<Served>,
@@ -96,16 +125,17 @@ impl Conn {
         let _ = self.tx.try_send(Message::Text(text.into()));
     }
 
-    /// Routes one message from the server.
-    fn deliver(&self, text: &str) {
-        let Ok(Value::Object(mut message)) = serde_json::from_str::<Value>(text) else {
+    /// Routes one message from the server. A response's `result` is handed over as its text,
+    /// decoded by the caller straight into the reply type.
+    fn deliver(&self, text: &Utf8Bytes) {
+        let Ok(Incoming::Object(envelope)) = Incoming::parse(text.as_str()) else {
             tracing::debug!("ignored a socket message that is not a JSON-RPC object");
             return;
         };
-        if let Some(Value::String(method)) = message.get("method") {
-            let params = message.get("params").cloned().unwrap_or(Value::Null);
+        if let Some(method) = envelope.method.and_then(wire::raw_str) {
+            let params = envelope.params.map_or(Value::Null, wire::value_of);
             let sub = params.get("subscription").and_then(Value::as_str).unwrap_or_default();
-            match method.as_str() {
+            match &*method {
                 STREAM_ITEM | EVENT => {
                     let member = if method == EVENT { "event" } else { "item" };
                     let item = params.get(member).cloned().unwrap_or(Value::Null);
@@ -136,19 +166,15 @@ impl Conn {
                     }
                 }
                 CANCEL => self.served.cancel(&params),
-                _ => {
-                    // The server calls a method this client exposes.
-                    let method = method.clone();
-                    let id = message.remove("id");
-                    serve_request(&self.local, &self.served, &self.tx, id, &method, params);
-                }
+                // The server calls a method this client exposes.
+                _ => serve_request(&self.local, &self.served, &self.tx, envelope.id, &method, params),
             }
             return;
         }
-        let Some(n) = message.get("id").and_then(Value::as_u64) else { return };
-        let outcome = match (message.remove("result"), message.get("error")) {
-            (_, Some(error)) => Err(wire::status_of_error(error)),
-            (Some(result), None) => Ok(result),
+        let Some(n) = envelope.id.and_then(|id| id.get().parse::<u64>().ok()) else { return };
+        let outcome = match (envelope.result, envelope.error) {
+            (_, Some(error)) => Err(wire::status_of_error(&wire::value_of(error))),
+            (Some(result), None) => Ok(ResultText::within(text, result)),
             (None, None) => Err(Status::internal("a response without `result` or `error`")),
         };
         let mut calls = self.calls();
@@ -157,12 +183,15 @@ impl Conn {
                 let _ = reply.send(outcome);
             }
             Some(Pending::Stream { started, items, cut }) => {
-                let sub =
-                    outcome.and_then(|result| {
-                        result.get("subscription").and_then(Value::as_str).map(str::to_owned).ok_or_else(
-                            || Status::internal("a stream call was answered without a subscription"),
-                        )
-                    });
+                let sub = outcome.and_then(|result| {
+                    #[derive(serde::Deserialize)]
+                    struct Started {
+                        subscription: String,
+                    }
+                    serde_json::from_str::<Started>(result.as_str())
+                        .map(|started| started.subscription)
+                        .map_err(|_| Status::internal("a stream call was answered without a subscription"))
+                });
                 if let Ok(sub) = &sub {
                     calls.streams.insert(sub.clone(), (items, cut));
                 }
@@ -311,8 +340,8 @@ impl SocketClient {
         ctx: &Context,
         request: &Req,
     ) -> Result<Resp, Status> {
-        let value = self.call(method, ctx, request).await?;
-        serde_json::from_value(value)
+        let result = self.call(method, ctx, request).await?;
+        serde_json::from_str(result.as_str())
             .map_err(|e| Status::internal(format!("the server's reply is not valid: {e}")))
     }
 
@@ -334,7 +363,7 @@ impl SocketClient {
         method: &MethodDescriptor,
         ctx: &Context,
         request: &Req,
-    ) -> Result<Value, Status> {
+    ) -> Result<ResultText, Status> {
         let (reply_tx, reply_rx) = oneshot::channel();
         let (conn, n) = self.start(wire::method_name(method), ctx, request, Pending::Unary(reply_tx)).await?;
         let mut guard = CancelOnDrop { conn, target: Target::Call(n), armed: true };
@@ -505,7 +534,14 @@ impl SocketClient {
             }
             calls.pending.insert(n, pending);
         }
-        if conn.tx.send(Message::Text(text.into())).await.is_err() {
+        // Written by the caller itself when the socket is free (no task hop, as a plain
+        // WebSocket client would); through the writer task when another write is under way.
+        let message = Message::Text(text.into());
+        let sent = match conn.sink.try_lock() {
+            Ok(mut sink) => sink.send(message).await.is_ok(),
+            Err(_) => conn.tx.send(message).await.is_ok(),
+        };
+        if !sent {
             conn.calls().pending.remove(&n);
             return Err(Status::unavailable("the connection closed"));
         }
@@ -523,10 +559,12 @@ impl SocketClient {
         let socket =
             open_socket(url, SUBPROTOCOL, config.max_message, config.read_buffer, config.connect_timeout)
                 .await?;
-        let (mut sink, stream) = socket.split();
+        let (sink, stream) = socket.split();
+        let sink = Arc::new(tokio::sync::Mutex::new(sink));
         let (tx, mut rx) = mpsc::channel::<Message>(1024);
         let conn = Arc::new(Conn {
             tx,
+            sink: sink.clone(),
             local: self.inner.local.clone(),
             served: Arc::new(Served::new(config.max_in_flight)),
             calls: Mutex::default(),
@@ -535,11 +573,11 @@ impl SocketClient {
         });
         tokio::spawn(async move {
             while let Some(message) = rx.recv().await {
-                if sink.send(message).await.is_err() {
+                if sink.lock().await.send(message).await.is_err() {
                     return;
                 }
             }
-            let _ = sink.close().await;
+            let _ = sink.lock().await.close().await;
         });
         tokio::spawn(read_messages(Arc::downgrade(&conn), stream, config.keepalive));
         Ok(conn)
@@ -598,7 +636,7 @@ where
                 heard = tokio::time::Instant::now();
                 let Some(c) = conn.upgrade() else { return };
                 match message {
-                    Some(Ok(Message::Text(text))) => c.deliver(text.as_str()),
+                    Some(Ok(Message::Text(text))) => c.deliver(&text),
                     Some(Ok(Message::Close(frame))) => {
                         break match frame {
                             Some(f) => {

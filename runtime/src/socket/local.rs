@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_tungstenite::tungstenite::Message;
@@ -58,7 +59,7 @@ pub(crate) fn serve_request(
     local: &Local,
     served: &Served,
     tx: &mpsc::Sender<Message>,
-    id: Option<Value>,
+    id: Option<&RawValue>,
     method: &str,
     params: Value,
 ) {
@@ -66,14 +67,14 @@ pub(crate) fn serve_request(
         let _ = tx.try_send(Message::Text(text.into()));
     };
     let fail = |status: &Status| {
-        if let Some(id) = &id {
-            answer(wire::error_text(id, wire::error_object(status, None)));
+        if let Some(id) = id {
+            answer(wire::error_text(id, &wire::error_object(status, None)));
         }
     };
-    if id.as_ref().is_some_and(|id| !matches!(id, Value::Null | Value::String(_) | Value::Number(_))) {
+    if id.is_some_and(|id| !wire::is_id(id)) {
         let error =
             wire::plain_error(INVALID_REQUEST, "invalid request: `id` must be a string, a number or null");
-        answer(wire::error_text(&Value::Null, error));
+        answer(wire::error_text(RawValue::NULL, &error));
         return;
     }
     let mut params = match params {
@@ -104,7 +105,7 @@ pub(crate) fn serve_request(
         if let Err(status) = service.check(descriptor.name, &payload) {
             return fail(&status);
         }
-        if let Some(id) = &id {
+        if let Some(id) = id {
             answer(wire::result_text(id, b"null"));
         }
         tokio::spawn(async move {
@@ -116,7 +117,8 @@ pub(crate) fn serve_request(
         return;
     }
     let tx = tx.clone();
-    let key = id.as_ref().map(Value::to_string);
+    let key = id.map(wire::id_key);
+    let id = id.map(ToOwned::to_owned);
     let registry = served.tasks.clone();
     let mut tasks = served.tasks.lock().unwrap_or_else(PoisonError::into_inner);
     let unregister_key = key.clone();
@@ -129,9 +131,9 @@ pub(crate) fn serve_request(
                 Ok(Reply::Empty) => wire::result_text(id, b"null"),
                 Ok(Reply::Stream(_)) => {
                     let status = Status::internal("a client does not serve streams");
-                    wire::error_text(id, wire::error_object(&status, Some(&correlation_id)))
+                    wire::error_text(id, &wire::error_object(&status, Some(&correlation_id)))
                 }
-                Err(status) => wire::error_text(id, wire::error_object(&status, Some(&correlation_id))),
+                Err(status) => wire::error_text(id, &wire::error_object(&status, Some(&correlation_id))),
             };
             let _ = tx.send(Message::Text(text.into())).await;
         }

@@ -128,6 +128,18 @@ impl Outbox {
         true
     }
 
+    /// Whether nothing is queued and the queue takes messages: a message sent now by other means
+    /// overtakes nothing.
+    pub(crate) fn is_idle(&self) -> bool {
+        let state = self.lock();
+        !state.closing && state.queue.is_empty()
+    }
+
+    /// Whether the close frame is queued (or was sent), or the peer was given up on.
+    pub(crate) fn is_closing(&self) -> bool {
+        self.lock().closing
+    }
+
     /// Queues a ping unless the queue is full (then the peer is busy reading anyway).
     pub(crate) fn ping(&self) {
         let mut state = self.lock();

@@ -1,21 +1,29 @@
 //! The socket server: an axum WebSocket route serving the Dispatcher over JSON-RPC 2.0.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Poll;
 
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tokio::sync::{Notify, Semaphore, oneshot, watch};
 use tracing::Instrument as _;
 
 use super::outbox::{Kind, Out, Outbox};
-use super::wire::{self, CANCEL, INVALID_REQUEST, META, PARSE_ERROR, SUBSCRIBE};
-use super::{BINARY_SUBPROTOCOL, SUBPROTOCOL, SUBPROTOCOLS, SocketConfig, SocketPeer, close_code};
+use super::wire::{self, CANCEL, Envelope, INVALID_REQUEST, Incoming, PARSE_ERROR, SUBSCRIBE};
+use super::{
+    BINARY_SUBPROTOCOL, SUBPROTOCOL, SUBPROTOCOLS, SlowReceiver, SocketConfig, SocketPeer, close_code,
+};
 use crate::context::Context;
 use crate::descriptor::{MethodDescriptor, MethodKind};
 use crate::dispatch::{Codec, Dispatch, Payload, Reply, run_call};
@@ -338,6 +346,25 @@ impl Conn {
     }
 }
 
+/// The connection's sending half, shared by its writer task (which sends what the outbox queues)
+/// and its reader (which writes a reply ready at once itself when nothing is queued before it,
+/// saving a task and a wake-up).
+type Sink = Arc<tokio::sync::Mutex<SplitSink<WebSocket, Message>>>;
+
+/// Sends a reply of the reader: written now when nothing is queued and the writer is idle
+/// (`inline`), queued otherwise. Replies to different requests may go in any order.
+async fn reply(conn: &Conn, inline: Option<&Sink>, text: String) {
+    if let Some(sink) = inline
+        && conn.outbox.is_idle()
+        && let Ok(mut sink) = sink.try_lock()
+    {
+        // A failed write is the end of the connection, which the reader sees next.
+        let _ = sink.send(Message::Text(text.into())).await;
+        return;
+    }
+    let _ = conn.outbox.push(text, Kind::Response).await;
+}
+
 /// Cancels a connection's calls still running when it ends.
 struct CancelRemaining(Arc<Mutex<Registry>>);
 
@@ -354,10 +381,12 @@ impl Drop for CancelRemaining {
 
 async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
     let config = shared.config.clone();
-    let (mut sink, mut stream) = socket.split();
+    let (sink, mut stream) = socket.split();
+    let sink: Sink = Arc::new(tokio::sync::Mutex::new(sink));
     let outbox = Arc::new(Outbox::new(config.send_buffer, config.slow_receiver));
     let writer = tokio::spawn({
         let outbox = outbox.clone();
+        let sink = sink.clone();
         async move {
             while let Some(out) = outbox.next().await {
                 let (message, last) = match out {
@@ -367,12 +396,27 @@ async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
                         (Message::Close(Some(CloseFrame { code, reason: reason.into() })), true)
                     }
                 };
-                if sink.send(message).await.is_err() || last {
+                let mut sink = sink.lock().await;
+                let sent = sink.send(message).await;
+                if last {
+                    if sent.is_err() {
+                        // The peer closed first: what goes is the answer to its close frame,
+                        // which the WebSocket queued itself and a flush sends.
+                        let _ = sink.flush().await;
+                    }
+                    break;
+                }
+                // A message taken before the connection began closing may fail to go (the peer
+                // closed meanwhile); the close frame that follows must still be tried.
+                if sent.is_err() && !outbox.is_closing() {
                     break;
                 }
             }
         }
     });
+    // The reader writes its own replies only where waiting for the socket is the policy anyway
+    // (under `Disconnect` a full send buffer must be seen, so every reply is queued).
+    let inline = (config.slow_receiver != SlowReceiver::Disconnect).then_some(&sink);
     let conn = Arc::new(Conn {
         services: shared.services.clone(),
         config: config.clone(),
@@ -391,13 +435,16 @@ async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
     // `true`: close gracefully; `false`: the server was dropped, and its connections with it.
     let stopped = async move { stop.wait_for(|s| *s).await.is_ok() };
     tokio::pin!(stopped);
+    // Made once, not per message (each would register with the outbox and leave again).
+    let killed = outbox.killed();
+    tokio::pin!(killed);
     let mut heard = tokio::time::Instant::now();
     let idle = tokio::time::sleep(config.keepalive);
     tokio::pin!(idle);
     let exit = loop {
         tokio::select! {
             biased;
-            () = outbox.killed() => break Exit::Kill,
+            () = &mut killed => break Exit::Kill,
             graceful = &mut stopped => break if graceful {
                 Exit::Close(close_code::GOING_AWAY, "the server is shutting down".into())
             } else {
@@ -413,7 +460,7 @@ async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
                         // An answer waits for room in the send buffer; a peer that has not read
                         // for three keepalive periods while it keeps sending is gone.
                         let patience = config.keepalive * 3;
-                        let answered = tokio::time::timeout(patience, handle_text(&conn, text.as_str()));
+                        let answered = tokio::time::timeout(patience, handle_text(&conn, inline, text));
                         if answered.await.is_err() {
                             tracing::debug!("closing a socket connection that sends but does not read");
                             break Exit::Kill;
@@ -488,47 +535,62 @@ fn exit_of(error: &axum::Error, max: usize) -> Exit {
     }
 }
 
-/// Handles one text message: a request, a notification, or a batch.
-async fn handle_text(conn: &Arc<Conn>, text: &str) {
-    let parsed = match serde_json::from_str::<Value>(text) {
-        Ok(value) => value,
+/// Handles one text message: a request, a notification, or a batch. Nothing is decoded but the
+/// JSON-RPC members; the arguments are decoded from their text by the method's own code.
+async fn handle_text(conn: &Arc<Conn>, inline: Option<&Sink>, text: Utf8Bytes) {
+    let incoming = match Incoming::parse(text.as_str()) {
+        Ok(incoming) => incoming,
         Err(e) => {
-            let error = wire::plain_error(PARSE_ERROR, &format!("parse error: {e}"));
-            let _ = conn.outbox.push(wire::error_text(&Value::Null, error), Kind::Response).await;
+            reply(conn, inline, not_json(&e)).await;
             return;
         }
     };
-    match parsed {
-        Value::Array(items) => handle_batch(conn, items).await,
-        Value::Object(object) => {
-            if let Started::Now(Some(response)) = start(conn, object, false) {
-                let _ = conn.outbox.push(response, Kind::Response).await;
+    let message = Bytes::from(text.clone());
+    match incoming {
+        Incoming::Batch(items) => handle_batch(conn, inline, &message, &items).await,
+        Incoming::Object(envelope) => {
+            if let Started::Now(Some(response)) = start(conn, &message, &envelope, false) {
+                reply(conn, inline, response).await;
             }
         }
-        _ => {
+        Incoming::Other => {
             let error = wire::plain_error(INVALID_REQUEST, "invalid request: expected an object or an array");
-            let _ = conn.outbox.push(wire::error_text(&Value::Null, error), Kind::Response).await;
+            reply(conn, inline, wire::error_text(RawValue::NULL, &error)).await;
         }
     }
 }
 
-async fn handle_batch(conn: &Arc<Conn>, items: Vec<Value>) {
-    let refuse = |message: &str| wire::error_text(&Value::Null, wire::plain_error(INVALID_REQUEST, message));
+/// The answer to text that is not JSON.
+fn not_json(e: &serde_json::Error) -> String {
+    wire::error_text(RawValue::NULL, &wire::plain_error(PARSE_ERROR, &format!("parse error: {e}")))
+}
+
+async fn handle_batch(conn: &Arc<Conn>, inline: Option<&Sink>, message: &Bytes, items: &[&RawValue]) {
+    let refuse =
+        |message: &str| wire::error_text(RawValue::NULL, &wire::plain_error(INVALID_REQUEST, message));
     if items.is_empty() {
-        let _ = conn.outbox.push(refuse("invalid request: an empty batch"), Kind::Response).await;
+        reply(conn, inline, refuse("invalid request: an empty batch")).await;
         return;
     }
     if items.len() > conn.config.max_batch {
         let message = format!("invalid request: more than {} requests in a batch", conn.config.max_batch);
-        let _ = conn.outbox.push(refuse(&message), Kind::Response).await;
+        reply(conn, inline, refuse(&message)).await;
         return;
     }
     let mut answers = Vec::with_capacity(items.len());
     for item in items {
-        match item {
-            Value::Object(object) => answers.push(start(conn, object, true)),
-            _ => answers.push(Started::Now(Some(refuse("invalid request: expected an object")))),
-        }
+        let envelope = match wire::is_object(item).then(|| Incoming::parse(item.get())) {
+            Some(Ok(Incoming::Object(envelope))) => envelope,
+            Some(Err(e)) => {
+                answers.push(Started::Now(Some(not_json(&e))));
+                continue;
+            }
+            _ => {
+                answers.push(Started::Now(Some(refuse("invalid request: expected an object"))));
+                continue;
+            }
+        };
+        answers.push(start(conn, message, &envelope, true));
     }
     let outbox = conn.outbox.clone();
     // Answered together once every call is done, without holding up the reader.
@@ -585,44 +647,48 @@ impl Respond {
     }
 }
 
-/// Checks one request and starts its call.
-fn start(conn: &Arc<Conn>, mut object: Map<String, Value>, in_batch: bool) -> Started {
+/// A call's work: its handler, under its deadline.
+type Work = Pin<Box<dyn Future<Output = Result<Reply, Status>> + Send>>;
+
+/// Checks one request and starts its call. `message` holds the text `envelope` was read from.
+fn start(conn: &Arc<Conn>, message: &Bytes, envelope: &Envelope<'_>, in_batch: bool) -> Started {
     // The id first: every later error is answered to it.
-    let id = match object.remove("id") {
+    let id = match envelope.id {
         None => None,
-        Some(id @ (Value::Null | Value::String(_) | Value::Number(_))) => Some(id),
+        Some(id) if wire::is_id(id) => Some(id),
         Some(_) => {
             let error = wire::plain_error(
                 INVALID_REQUEST,
                 "invalid request: `id` must be a string, a number or null",
             );
-            return Started::Now(Some(wire::error_text(&Value::Null, error)));
+            return Started::Now(Some(wire::error_text(RawValue::NULL, &error)));
         }
     };
     let answer = |status: &Status, ctx: Option<&Context>| {
         Started::Now(
-            id.as_ref()
-                .map(|id| wire::error_text(id, wire::error_object(status, ctx.map(Context::correlation_id)))),
+            id.map(|id| wire::error_text(id, &wire::error_object(status, ctx.map(Context::correlation_id)))),
         )
     };
     let invalid = |message: &str| {
         Started::Now(Some(wire::error_text(
-            id.as_ref().unwrap_or(&Value::Null),
-            wire::plain_error(INVALID_REQUEST, message),
+            id.unwrap_or(RawValue::NULL),
+            &wire::plain_error(INVALID_REQUEST, message),
         )))
     };
-    if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+    if envelope.jsonrpc.and_then(wire::raw_str).as_deref() != Some("2.0") {
         return invalid("invalid request: `jsonrpc` must be \"2.0\"");
     }
-    let method = match object.remove("method") {
-        Some(Value::String(method)) => method,
-        Some(_) => return invalid("invalid request: `method` must be a string"),
-        None if object.contains_key("result") || object.contains_key("error") => {
+    let method = match envelope.method {
+        Some(method) => match wire::raw_str(method) {
+            Some(method) => method,
+            None => return invalid("invalid request: `method` must be a string"),
+        },
+        None if envelope.result.is_some() || envelope.error.is_some() => {
             // A response to one of the server's calls of the client (`SocketPeer`).
-            if let Some(n) = id.as_ref().and_then(Value::as_u64) {
-                let outcome = match (object.remove("result"), object.get("error")) {
-                    (_, Some(error)) => Err(wire::status_of_error(error)),
-                    (Some(result), None) => Ok(result),
+            if let Some(n) = id.and_then(|id| id.get().parse::<u64>().ok()) {
+                let outcome = match (envelope.result, envelope.error) {
+                    (_, Some(error)) => Err(wire::status_of_error(&wire::value_of(error))),
+                    (Some(result), None) => Ok(wire::value_of(result)),
                     (None, None) => Err(Status::internal("a response without `result` or `error`")),
                 };
                 conn.peer.deliver(n, outcome);
@@ -631,30 +697,39 @@ fn start(conn: &Arc<Conn>, mut object: Map<String, Value>, in_batch: bool) -> St
         }
         None => return invalid("invalid request: `method` is missing"),
     };
-    let mut params = match object.remove("params") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(params)) => params,
-        Some(Value::Array(_)) => {
+    let params = match envelope.params {
+        None => None,
+        Some(params) if params.get() == "null" => None,
+        Some(params) if wire::is_object(params) => Some(params),
+        Some(params) if params.get().starts_with('[') => {
             let status = Status::invalid_argument("`params` must be an object of named parameters");
             return answer(&status, None);
         }
         Some(_) => return invalid("invalid request: `params` must be an object"),
     };
-    let ctx = match wire::context_of(params.remove(META).as_ref()) {
+    let meta = match params.map(|params| wire::meta_in(params.get())) {
+        None => None,
+        Some(Ok(meta)) => meta,
+        Some(Err(e)) => return Started::Now(Some(not_json(&e))),
+    };
+    let ctx = match wire::context_of_text(meta) {
         Ok(ctx) => ctx,
         Err(status) => return answer(&status, None),
     };
-    if method == CANCEL {
-        let found = cancel(conn, &params);
-        return Started::Now(id.map(|id| wire::result_text(&id, if found { b"true" } else { b"false" })));
-    }
-    if method == SUBSCRIBE {
+    if method == CANCEL || method == SUBSCRIBE {
+        let params = params.map_or_else(Map::new, |params| {
+            serde_json::from_str::<Map<String, Value>>(params.get()).unwrap_or_default()
+        });
+        if method == CANCEL {
+            let found = cancel(conn, &params);
+            return Started::Now(id.map(|id| wire::result_text(id, if found { b"true" } else { b"false" })));
+        }
         let Some(id) = id else { return Started::Now(None) };
         if in_batch {
             let status = Status::invalid_argument("a subscription cannot be part of a batch");
             return Started::Now(Some(wire::error_text(
-                &id,
-                wire::error_object(&status, Some(ctx.correlation_id())),
+                id,
+                &wire::error_object(&status, Some(ctx.correlation_id())),
             )));
         }
         return subscribe(conn, id, &params, ctx);
@@ -663,7 +738,8 @@ fn start(conn: &Arc<Conn>, mut object: Map<String, Value>, in_batch: bool) -> St
         let status = Status::unimplemented(format!("no method `{method}` here"));
         return answer(&status, Some(&ctx));
     };
-    if method_descriptor.kind == MethodKind::ServerStream {
+    let stream = method_descriptor.kind == MethodKind::ServerStream;
+    if stream {
         if in_batch {
             let status = Status::invalid_argument("a server stream cannot be part of a batch");
             return answer(&status, Some(&ctx));
@@ -680,7 +756,11 @@ fn start(conn: &Arc<Conn>, mut object: Map<String, Value>, in_batch: bool) -> St
         );
         return answer(&status, Some(&ctx));
     };
-    let payload = Payload::Json(Value::Object(params));
+    // The arguments are the text of `params` (`_meta` among them, ignored as unknown members are).
+    let payload = Payload::Encoded(
+        Codec::Json,
+        params.map_or_else(|| Bytes::from_static(b"{}"), |params| message.slice_ref(params.get().as_bytes())),
+    );
     let span = tracing::info_span!(
         "svcgen.call",
         binding = "socket",
@@ -704,9 +784,26 @@ fn start(conn: &Arc<Conn>, mut object: Map<String, Value>, in_batch: bool) -> St
             }
             .instrument(span),
         );
-        return Started::Now(id.map(|id| wire::result_text(&id, b"null")));
+        return Started::Now(id.map(|id| wire::result_text(id, b"null")));
     }
-    let (respond, started) = match (&id, in_batch) {
+    let correlation_id = ctx.correlation_id().to_owned();
+    let mut work: Work = Box::pin(
+        async move { run_call(&*service, method_descriptor.name, payload, Codec::Json, ctx).await }
+            .instrument(span.clone()),
+    );
+    if !stream {
+        // A handler that does not wait is answered now, without a task (most are: the
+        // reply is then written by the reader itself).
+        let mut poll = std::task::Context::from_waker(std::task::Waker::noop());
+        if let Poll::Ready(result) = work.as_mut().poll(&mut poll) {
+            drop(slot);
+            let id_or_null = id.unwrap_or(RawValue::NULL);
+            let text =
+                answer_of(id_or_null, result, &correlation_id).unwrap_or_else(|_| not_a_stream(id_or_null));
+            return Started::Now(id.map(|_| text));
+        }
+    }
+    let (respond, started) = match (id, in_batch) {
         (None, _) => (Respond::Nowhere, Started::Now(None)),
         (Some(_), true) => {
             let (tx, rx) = oneshot::channel();
@@ -715,15 +812,15 @@ fn start(conn: &Arc<Conn>, mut object: Map<String, Value>, in_batch: bool) -> St
         (Some(_), false) => (Respond::Push(conn.outbox.clone()), Started::Now(None)),
     };
     let n = conn.next.fetch_add(1, Ordering::Relaxed);
-    let sub = (method_descriptor.kind == MethodKind::ServerStream).then(|| format!("s{n}"));
-    let id_key = id.as_ref().map(Value::to_string);
-    let call = Call { conn: conn.clone(), n, id: id.unwrap_or(Value::Null), sub: sub.clone() };
+    let sub = stream.then(|| format!("s{n}"));
+    let id_key = id.map(wire::id_key);
+    let call = Call { conn: conn.clone(), n, id: id.unwrap_or(RawValue::NULL).to_owned(), sub: sub.clone() };
     // Locked across the spawn, so the call cannot unregister itself before it is registered.
     let mut registry = conn.registry();
     let task = tokio::spawn(
         async move {
-            let result = run_call(&*service, method_descriptor.name, payload, Codec::Json, ctx.clone()).await;
-            call.finish(result, &ctx, respond).await;
+            let result = work.await;
+            call.finish(result, &correlation_id, respond).await;
             drop(slot);
         }
         .instrument(span),
@@ -737,6 +834,35 @@ fn start(conn: &Arc<Conn>, mut object: Map<String, Value>, in_batch: bool) -> St
     registry.tasks.insert(n, Task { handle: task.abort_handle(), id: id_key, sub });
     started
 }
+
+/// The response to `id` of a call that ended, or its stream (which is answered with a
+/// subscription).
+fn answer_of(
+    id: &RawValue,
+    result: Result<Reply, Status>,
+    correlation_id: &str,
+) -> Result<String, ReplyStream> {
+    match result {
+        Ok(Reply::Value(bytes)) => Ok(wire::result_text(id, &bytes)),
+        Ok(Reply::Empty) => Ok(wire::result_text(id, b"null")),
+        Ok(Reply::Stream(items)) => Err(items),
+        Err(status) => {
+            if status.code() == Code::Internal {
+                tracing::error!(%status, "call failed");
+            }
+            Ok(wire::error_text(id, &wire::error_object(&status, Some(correlation_id))))
+        }
+    }
+}
+
+/// The answer to a method that is not a stream and returned one.
+fn not_a_stream(id: &RawValue) -> String {
+    let status = Status::internal("a method that is not a stream returned one");
+    wire::error_text(id, &wire::error_object(&status, None))
+}
+
+/// The items of a server stream, encoded.
+type ReplyStream = Pin<Box<dyn futures_core::Stream<Item = Result<Bytes, Status>> + Send>>;
 
 /// The service and method a JSON-RPC method name (`package.Service.method`) names.
 fn find(services: &Services, name: &str) -> Option<(Arc<dyn Dispatch>, &'static MethodDescriptor)> {
@@ -763,52 +889,45 @@ fn cancel(conn: &Conn, params: &Map<String, Value>) -> bool {
 struct Call {
     conn: Arc<Conn>,
     n: u64,
-    id: Value,
+    id: Box<RawValue>,
     sub: Option<String>,
 }
 
 impl Call {
-    async fn finish(self, result: Result<Reply, Status>, ctx: &Context, respond: Respond) {
-        match result {
-            Ok(Reply::Value(bytes)) => respond.send(wire::result_text(&self.id, &bytes)).await,
-            Ok(Reply::Empty) => respond.send(wire::result_text(&self.id, b"null")).await,
-            Ok(Reply::Stream(mut items)) => {
-                let Some(sub) = self.sub.clone() else {
-                    let status = Status::internal("a method that is not a stream returned one");
-                    respond.send(wire::error_text(&self.id, wire::error_object(&status, None))).await;
-                    return self.unregister();
-                };
-                let started = serde_json::json!({ "subscription": sub }).to_string();
-                self.conn.registry().release_id(self.n);
-                respond.send(wire::result_text(&self.id, started.as_bytes())).await;
-                let outbox = &self.conn.outbox;
-                while let Some(item) = items.next().await {
-                    match item {
-                        Ok(bytes) => {
-                            if outbox.push(wire::item_text(&sub, &bytes), Kind::Notification).await.is_err() {
-                                return self.unregister();
-                            }
-                        }
-                        Err(status) => {
-                            let error = wire::error_object(&status, Some(ctx.correlation_id()));
-                            let params = serde_json::json!({ "subscription": sub, "error": error });
-                            let text = wire::notification_text(wire::STREAM_ERROR, params);
-                            let _ = outbox.push(text, Kind::Response).await;
-                            return self.unregister();
-                        }
+    async fn finish(self, result: Result<Reply, Status>, correlation_id: &str, respond: Respond) {
+        let mut items = match answer_of(&self.id, result, correlation_id) {
+            Ok(text) => {
+                respond.send(text).await;
+                return self.unregister();
+            }
+            Err(items) => items,
+        };
+        let Some(sub) = self.sub.clone() else {
+            respond.send(not_a_stream(&self.id)).await;
+            return self.unregister();
+        };
+        let started = serde_json::json!({ "subscription": sub }).to_string();
+        self.conn.registry().release_id(self.n);
+        respond.send(wire::result_text(&self.id, started.as_bytes())).await;
+        let outbox = &self.conn.outbox;
+        while let Some(item) = items.next().await {
+            match item {
+                Ok(bytes) => {
+                    if outbox.push(wire::item_text(&sub, &bytes), Kind::Notification).await.is_err() {
+                        return self.unregister();
                     }
                 }
-                let params = serde_json::json!({ "subscription": sub });
-                let _ = outbox.push(wire::notification_text(wire::STREAM_END, params), Kind::Response).await;
-            }
-            Err(status) => {
-                if status.code() == Code::Internal {
-                    tracing::error!(%status, "call failed");
+                Err(status) => {
+                    let error = wire::error_object(&status, Some(correlation_id));
+                    let params = serde_json::json!({ "subscription": sub, "error": error });
+                    let text = wire::notification_text(wire::STREAM_ERROR, params);
+                    let _ = outbox.push(text, Kind::Response).await;
+                    return self.unregister();
                 }
-                let error = wire::error_object(&status, Some(ctx.correlation_id()));
-                respond.send(wire::error_text(&self.id, error)).await;
             }
         }
+        let params = serde_json::json!({ "subscription": sub });
+        let _ = outbox.push(wire::notification_text(wire::STREAM_END, params), Kind::Response).await;
         self.unregister();
     }
 
@@ -818,9 +937,9 @@ impl Call {
 }
 
 /// `svcgen.subscribe`: starts pushing an event's occurrences to this connection.
-fn subscribe(conn: &Arc<Conn>, id: Value, params: &Map<String, Value>, ctx: Context) -> Started {
+fn subscribe(conn: &Arc<Conn>, id: &RawValue, params: &Map<String, Value>, ctx: Context) -> Started {
     let refuse = |status: &Status| {
-        Started::Now(Some(wire::error_text(&id, wire::error_object(status, Some(ctx.correlation_id())))))
+        Started::Now(Some(wire::error_text(id, &wire::error_object(status, Some(ctx.correlation_id())))))
     };
     let Some(Value::String(event)) = params.get("event") else {
         return refuse(&Status::invalid_fields(vec![crate::status::Violation {
@@ -845,8 +964,8 @@ fn subscribe(conn: &Arc<Conn>, id: Value, params: &Map<String, Value>, ctx: Cont
     };
     let n = conn.next.fetch_add(1, Ordering::Relaxed);
     let sub = format!("e{n}");
-    let id_key = id.to_string();
-    let call = Call { conn: conn.clone(), n, id, sub: Some(sub.clone()) };
+    let id_key = wire::id_key(id);
+    let call = Call { conn: conn.clone(), n, id: id.to_owned(), sub: Some(sub.clone()) };
     let subject = event.clone();
     let span = tracing::info_span!("svcgen.subscription", binding = "socket", subject = %subject);
     let mut registry = conn.registry();
@@ -897,7 +1016,7 @@ impl Call {
             Ok(deliveries) => deliveries,
             Err(status) => {
                 let error = wire::error_object(&status, Some(ctx.correlation_id()));
-                let _ = self.conn.outbox.push(wire::error_text(&self.id, error), Kind::Response).await;
+                let _ = self.conn.outbox.push(wire::error_text(&self.id, &error), Kind::Response).await;
                 return self.unregister();
             }
         };

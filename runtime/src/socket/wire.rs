@@ -1,8 +1,11 @@
 //! The socket binding's wire: JSON-RPC 2.0 members, reserved names, the error code table, and
 //! `_meta` ⇄ [`Context`] (`docs/protocol.md`, "Socket binding").
 
+use std::borrow::Cow;
 use std::time::Duration;
 
+use serde::de::{self, Deserializer as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::context::Context;
@@ -127,26 +130,29 @@ pub fn status_of_error(error: &Value) -> Status {
     Status::new(code, message)
 }
 
-/// A response carrying `result` (already encoded JSON).
+/// A response carrying `result` (already encoded JSON) to the request `id` (its JSON text, as
+/// the request had it).
 #[must_use]
-pub fn result_text(id: &Value, result: &[u8]) -> String {
-    let id = serde_json::to_string(id).unwrap_or_else(|_| "null".to_owned());
+pub fn result_text(id: &RawValue, result: &[u8]) -> String {
+    let id = id.get();
     let result = std::str::from_utf8(result).unwrap_or("null");
     let mut out = String::with_capacity(32 + id.len() + result.len());
-    for part in [r#"{"jsonrpc":"2.0","id":"#, &id, r#","result":"#, result, "}"] {
+    for part in [r#"{"jsonrpc":"2.0","id":"#, id, r#","result":"#, result, "}"] {
         out.push_str(part);
     }
     out
 }
 
-/// A response carrying `error`.
+/// A response carrying `error` to the request `id`.
 #[must_use]
-pub fn error_text(id: &Value, error: Value) -> String {
-    let mut message = Map::with_capacity(3);
-    message.insert("jsonrpc".into(), "2.0".into());
-    message.insert("id".into(), id.clone());
-    message.insert("error".into(), error);
-    Value::Object(message).to_string()
+pub fn error_text(id: &RawValue, error: &Value) -> String {
+    let id = id.get();
+    let error = error.to_string();
+    let mut out = String::with_capacity(32 + id.len() + error.len());
+    for part in [r#"{"jsonrpc":"2.0","id":"#, id, r#","error":"#, &error, "}"] {
+        out.push_str(part);
+    }
+    out
 }
 
 /// A `svcgen.stream.item` notification (the item already encoded JSON).
@@ -200,7 +206,7 @@ struct Params<'a, P> {
     #[serde(flatten)]
     args: &'a P,
     #[serde(rename = "_meta")]
-    meta: Value,
+    meta: Meta<'a>,
 }
 
 #[derive(serde::Serialize)]
@@ -221,7 +227,7 @@ pub fn request_text<P: serde::Serialize>(
     args: &P,
     ctx: &Context,
 ) -> Result<String, Status> {
-    let request = Request { jsonrpc: "2.0", id, method, params: Params { args, meta: meta_of(ctx) } };
+    let request = Request { jsonrpc: "2.0", id, method, params: Params { args, meta: Meta(ctx) } };
     serde_json::to_string(&request)
         .map_err(|e| Status::invalid_argument(format!("cannot encode the request: {e}")))
 }
@@ -231,6 +237,15 @@ pub fn request_text<P: serde::Serialize>(
 /// # Errors
 /// `invalid_argument` naming the member when `_meta` or one of its members has the wrong shape.
 pub fn context_of(meta: Option<&Value>) -> Result<Context, Status> {
+    let meta = meta
+        .map(serde_json::value::to_raw_value)
+        .transpose()
+        .map_err(|e| Status::internal(format!("cannot read `{META}`: {e}")))?;
+    context_of_text(meta.as_deref())
+}
+
+/// [`context_of`] from the text of `_meta`, read without building a value.
+pub(crate) fn context_of_text(meta: Option<&RawValue>) -> Result<Context, Status> {
     let invalid = |field: &str, message: &str| {
         Status::invalid_fields(vec![Violation {
             field: format!("{META}.{field}"),
@@ -238,29 +253,29 @@ pub fn context_of(meta: Option<&Value>) -> Result<Context, Status> {
         }])
     };
     let Some(meta) = meta else { return Ok(Context::from_headers(None, None)) };
-    let Some(meta) = meta.as_object() else {
+    let Some(meta) = is_object(meta).then(|| MetaMembers::parse(meta.get())).and_then(Result::ok) else {
         return Err(Status::invalid_fields(vec![Violation {
             field: META.to_owned(),
             message: "must be an object".to_owned(),
         }]));
     };
-    let text = |name: &str| meta.get(name).and_then(Value::as_str);
-    let mut ctx = Context::from_headers(text("correlation_id"), text("traceparent"));
-    match meta.get("deadline_ms") {
-        None | Some(Value::Null) => {}
-        Some(value) => match value.as_u64() {
-            Some(ms) if ms > 0 => ctx = ctx.with_timeout(Duration::from_millis(ms)),
+    let (id, tp) = (meta.correlation_id.and_then(raw_str), meta.traceparent.and_then(raw_str));
+    let mut ctx = Context::from_headers(id.as_deref(), tp.as_deref());
+    match meta.deadline_ms.map(RawValue::get) {
+        None | Some("null") => {}
+        Some(ms) => match ms.parse::<u64>() {
+            Ok(ms) if ms > 0 => ctx = ctx.with_timeout(Duration::from_millis(ms)),
             _ => return Err(invalid("deadline_ms", "must be a whole number of milliseconds, at least 1")),
         },
     }
-    match meta.get("metadata") {
+    match meta.metadata.map(value_of) {
         None | Some(Value::Null) => {}
         Some(Value::Object(entries)) => {
             for (key, value) in entries {
                 let Some(value) = value.as_str() else {
                     return Err(invalid(&format!("metadata.{key}"), "must be a string"));
                 };
-                ctx = ctx.with_metadata(key, value);
+                ctx = ctx.with_metadata(&key, value);
             }
         }
         Some(_) => return Err(invalid("metadata", "must be an object of strings")),
@@ -268,23 +283,412 @@ pub fn context_of(meta: Option<&Value>) -> Result<Context, Status> {
     Ok(ctx)
 }
 
+/// The members of `_meta` a Context is made of, each as its text (of a repeated one, the last).
+#[derive(Default)]
+struct MetaMembers<'a> {
+    correlation_id: Option<&'a RawValue>,
+    traceparent: Option<&'a RawValue>,
+    deadline_ms: Option<&'a RawValue>,
+    metadata: Option<&'a RawValue>,
+}
+
+/// A member name of `_meta`.
+enum MetaMember {
+    CorrelationId,
+    Traceparent,
+    DeadlineMs,
+    Metadata,
+    Other,
+}
+
+impl OfName for MetaMember {
+    fn of_name(name: &str) -> Self {
+        match name {
+            "correlation_id" => MetaMember::CorrelationId,
+            "traceparent" => MetaMember::Traceparent,
+            "deadline_ms" => MetaMember::DeadlineMs,
+            "metadata" => MetaMember::Metadata,
+            _ => MetaMember::Other,
+        }
+    }
+}
+
+impl<'a> MetaMembers<'a> {
+    /// Reads an object's text.
+    fn parse(text: &'a str) -> Result<Self, serde_json::Error> {
+        struct Members;
+        impl<'de> Visitor<'de> for Members {
+            type Value = MetaMembers<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut members = MetaMembers::default();
+                read_members(&mut map, &mut members, |members, member| match member {
+                    MetaMember::CorrelationId => Some(&mut members.correlation_id),
+                    MetaMember::Traceparent => Some(&mut members.traceparent),
+                    MetaMember::DeadlineMs => Some(&mut members.deadline_ms),
+                    MetaMember::Metadata => Some(&mut members.metadata),
+                    MetaMember::Other => None,
+                })?;
+                Ok(members)
+            }
+        }
+        serde_json::Deserializer::from_str(text).deserialize_map(Members)
+    }
+}
+
 /// The `_meta` member of a call made under `ctx`.
 #[must_use]
 pub fn meta_of(ctx: &Context) -> Value {
-    let mut meta = Map::new();
-    meta.insert("correlation_id".into(), ctx.correlation_id().into());
-    if let Some(tp) = ctx.traceparent() {
-        meta.insert("traceparent".into(), tp.into());
+    serde_json::to_value(Meta(ctx)).unwrap_or(Value::Null)
+}
+
+/// `_meta` written straight from a Context (members in the order of a map's keys).
+struct Meta<'a>(&'a Context);
+
+impl serde::Serialize for Meta<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let ctx = self.0;
+        let mut meta = serializer.serialize_map(None)?;
+        meta.serialize_entry("correlation_id", ctx.correlation_id())?;
+        if let Some(left) = ctx.remaining() {
+            let ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1);
+            meta.serialize_entry("deadline_ms", &ms)?;
+        }
+        if ctx.metadata_iter().next().is_some() {
+            struct Metadata<'a>(&'a Context);
+            impl serde::Serialize for Metadata<'_> {
+                fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                    serializer.collect_map(self.0.metadata_iter())
+                }
+            }
+            meta.serialize_entry("metadata", &Metadata(ctx))?;
+        }
+        if let Some(tp) = ctx.traceparent() {
+            meta.serialize_entry("traceparent", tp)?;
+        }
+        meta.end()
     }
-    if let Some(left) = ctx.remaining() {
-        let ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1);
-        meta.insert("deadline_ms".into(), ms.into());
+}
+
+/// One message as received, borrowed from its text: nothing is decoded yet but the members
+/// JSON-RPC needs, each left as its JSON text.
+pub(crate) enum Incoming<'a> {
+    /// A request, a notification or a response.
+    Object(Envelope<'a>),
+    /// A batch: its elements, whatever they are.
+    Batch(Vec<&'a RawValue>),
+    /// Any other JSON value.
+    Other,
+}
+
+/// The JSON-RPC members of an object (other members are skipped; of a repeated one, the last
+/// counts, as when the object is read into a map).
+#[derive(Default)]
+pub(crate) struct Envelope<'a> {
+    pub(crate) jsonrpc: Option<&'a RawValue>,
+    pub(crate) id: Option<&'a RawValue>,
+    pub(crate) method: Option<&'a RawValue>,
+    pub(crate) params: Option<&'a RawValue>,
+    pub(crate) result: Option<&'a RawValue>,
+    pub(crate) error: Option<&'a RawValue>,
+}
+
+impl<'a> Incoming<'a> {
+    /// Reads a message's text in one pass; an error only for text that is not JSON, as
+    /// `serde_json` reads a value: nested at most 128 deep, numbers within range.
+    pub(crate) fn parse(text: &'a str) -> Result<Self, serde_json::Error> {
+        // Skipped and borrowed members are not read as a value is: a text that could nest too
+        // deep is read in full first (cheaply: it has over 128 opening brackets).
+        if has_many_brackets(text) {
+            serde_json::from_str::<Checked>(text)?;
+        }
+        let mut de = serde_json::Deserializer::from_str(text);
+        let incoming = de.deserialize_any(IncomingVisitor)?;
+        de.end()?;
+        // An id that is a number is echoed as written: it must be one a value can hold.
+        if let Incoming::Object(Envelope { id: Some(id), .. }) = &incoming
+            && !is_plain(id)
+        {
+            serde_json::from_str::<Checked>(text)?;
+        }
+        Ok(incoming)
     }
-    let metadata: Map<String, Value> = ctx.metadata_iter().map(|(k, v)| (k.to_owned(), v.into())).collect();
-    if !metadata.is_empty() {
-        meta.insert("metadata".into(), Value::Object(metadata));
+}
+
+/// Whether a text has over 128 opening brackets (`[`, `{`), so it could nest deeper than a
+/// parsed value may. Counted by the chunk in bytes (vectorised), stopping once past 128.
+fn has_many_brackets(text: &str) -> bool {
+    let mut open = 0_usize;
+    for chunk in text.as_bytes().chunks(255) {
+        // `[` (0x5b) and `{` (0x7b) differ by the bit 0x20 alone.
+        open += usize::from(chunk.iter().map(|&b| u8::from(b | 0x20 == b'{')).sum::<u8>());
+        if open > 128 {
+            return true;
+        }
     }
-    Value::Object(meta)
+    false
+}
+
+/// Whether a value is surely read as written: a string, `null`, or a small whole number.
+fn is_plain(raw: &RawValue) -> bool {
+    let text = raw.get();
+    match text.as_bytes().first() {
+        Some(b'0'..=b'9') => text.len() <= 19 && text.bytes().all(|b| b.is_ascii_digit()),
+        Some(b'-') => text.len() <= 19 && text.bytes().skip(1).all(|b| b.is_ascii_digit()),
+        _ => true,
+    }
+}
+
+/// Any JSON value, read in full as a parsed value would be (depth, numbers) but kept nowhere.
+struct Checked;
+
+impl<'de> de::Deserialize<'de> for Checked {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(Checked)
+    }
+}
+
+impl<'de> Visitor<'de> for Checked {
+    type Value = Checked;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_key::<IgnoredAny>()?.is_some() {
+            map.next_value::<Checked>()?;
+        }
+        Ok(Checked)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Checked)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Checked)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Checked)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Checked)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Checked)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Checked)
+    }
+}
+
+/// A member name of [`Envelope`], or another.
+enum Member {
+    Jsonrpc,
+    Id,
+    Method,
+    Params,
+    Result,
+    Error,
+    Other,
+}
+
+/// A member name, read without copying it, as `N` makes of it.
+struct Key<N>(N);
+
+/// What a member name means to a reader.
+trait OfName {
+    fn of_name(name: &str) -> Self;
+}
+
+impl OfName for Member {
+    fn of_name(name: &str) -> Self {
+        match name {
+            "jsonrpc" => Member::Jsonrpc,
+            "id" => Member::Id,
+            "method" => Member::Method,
+            "params" => Member::Params,
+            "result" => Member::Result,
+            "error" => Member::Error,
+            _ => Member::Other,
+        }
+    }
+}
+
+/// Whether the name is [`META`].
+impl OfName for bool {
+    fn of_name(name: &str) -> Self {
+        name == META
+    }
+}
+
+impl<'de, N: OfName> de::Deserialize<'de> for Key<N> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Name<N>(std::marker::PhantomData<N>);
+        impl<N: OfName> Visitor<'_> for Name<N> {
+            type Value = Key<N>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Key<N>, E> {
+                Ok(Key(N::of_name(name)))
+            }
+        }
+        deserializer.deserialize_identifier(Name(std::marker::PhantomData))
+    }
+}
+
+/// Reads an object's members: those `slot` has a place for as their text (of a repeated one, the
+/// last, as when the object is read into a map), the others skipped.
+fn read_members<'de, A, T, N>(
+    map: &mut A,
+    into: &mut T,
+    slot: fn(&mut T, N) -> Option<&mut Option<&'de RawValue>>,
+) -> Result<(), A::Error>
+where
+    A: MapAccess<'de>,
+    N: OfName,
+{
+    while let Some(Key(name)) = map.next_key::<Key<N>>()? {
+        match slot(into, name) {
+            Some(place) => *place = Some(map.next_value()?),
+            None => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+    }
+    Ok(())
+}
+
+struct IncomingVisitor;
+
+impl<'de> Visitor<'de> for IncomingVisitor {
+    type Value = Incoming<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut envelope = Envelope::default();
+        read_members(&mut map, &mut envelope, |envelope, member| match member {
+            Member::Jsonrpc => Some(&mut envelope.jsonrpc),
+            Member::Id => Some(&mut envelope.id),
+            Member::Method => Some(&mut envelope.method),
+            Member::Params => Some(&mut envelope.params),
+            Member::Result => Some(&mut envelope.result),
+            Member::Error => Some(&mut envelope.error),
+            Member::Other => None,
+        })?;
+        Ok(Incoming::Object(envelope))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Incoming::Batch(items))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Incoming::Other)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Incoming::Other)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Incoming::Other)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Incoming::Other)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Incoming::Other)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Incoming::Other)
+    }
+}
+
+/// Whether a value is an object (from the first byte of its text).
+pub(crate) fn is_object(raw: &RawValue) -> bool {
+    raw.get().starts_with('{')
+}
+
+/// Whether a value may be a request id: a string, a number or `null`.
+pub(crate) fn is_id(raw: &RawValue) -> bool {
+    matches!(raw.get().as_bytes().first(), Some(b'"' | b'-' | b'0'..=b'9' | b'n'))
+}
+
+/// The string a JSON value is, if it is one (borrowed unless it has escapes).
+pub(crate) fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    if inner.contains('\\') {
+        serde_json::from_str(text).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(inner))
+    }
+}
+
+/// A request id's key among the calls of a connection: the text of its value as a parsed
+/// value prints it, so `"\u0041"` and `"A"`, or `1.0` and `1.00`, are one id (as `svcgen.cancel`
+/// names it).
+pub(crate) fn id_key(raw: &RawValue) -> String {
+    let text = raw.get();
+    let plain = match text.as_bytes().first() {
+        Some(b'"') => !text.contains('\\'),
+        Some(b'0'..=b'9') => is_plain(raw),
+        _ => false,
+    };
+    if plain {
+        return text.to_owned();
+    }
+    serde_json::from_str::<Value>(text).map_or_else(|_| text.to_owned(), |value| value.to_string())
+}
+
+/// A member's value, parsed (`null` for one that is too deep to parse).
+pub(crate) fn value_of(raw: &RawValue) -> Value {
+    serde_json::from_str(raw.get()).unwrap_or(Value::Null)
+}
+
+/// The `_meta` member of an object's text (`params`), the other members skipped.
+///
+/// # Errors
+/// When the text is not a JSON object.
+pub(crate) fn meta_in(params: &str) -> Result<Option<&RawValue>, serde_json::Error> {
+    struct MetaOnly;
+    impl<'de> Visitor<'de> for MetaOnly {
+        type Value = Option<&'de RawValue>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut meta = None;
+            read_members(&mut map, &mut meta, |meta, is_meta: bool| is_meta.then_some(meta))?;
+            Ok(meta)
+        }
+    }
+    serde_json::Deserializer::from_str(params).deserialize_map(MetaOnly)
 }
 
 #[cfg(test)]
@@ -317,7 +721,7 @@ mod tests {
     #[test]
     fn messages_are_the_documented_text() {
         assert_eq!(
-            result_text(&Value::from(7), b"{\"a\":1}"),
+            result_text(&RawValue::from_string("7".into()).expect("JSON"), b"{\"a\":1}"),
             r#"{"jsonrpc":"2.0","id":7,"result":{"a":1}}"#
         );
         assert_eq!(
@@ -339,7 +743,60 @@ mod tests {
         assert_eq!(back.traceparent(), ctx.traceparent());
         assert_eq!(back.metadata("authorization"), Some("Bearer t"));
         assert!(back.remaining().is_some_and(|r| r <= Duration::from_secs(5)));
+        // The request carries `_meta` in the same text, members in key order.
+        let ctx = Context::new().with_metadata("b", "2").with_metadata("a", "1");
+        let text = request_text(1, "a.B.c", &serde_json::json!({"x": 1}), &ctx).expect("encoded");
+        let meta = format!(r#"{{"x":1,"_meta":{}}}}}"#, meta_of(&ctx));
+        assert!(text.ends_with(&meta), "{text}");
+        assert!(meta.contains(r#""metadata":{"a":"1","b":"2"},"traceparent""#), "{meta}");
         let bad = serde_json::json!({"deadline_ms": 0});
         assert_eq!(context_of(Some(&bad)).expect_err("0 ms").violations()[0].field, "_meta.deadline_ms");
+    }
+
+    fn raw(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.to_owned()).expect("JSON")
+    }
+
+    #[test]
+    fn a_message_is_read_as_its_members_texts() {
+        let text = r#"{"jsonrpc":"2.0","id": 1e2,"x":{"y":[1]},"method":"a.B.c","params":{"n":1,"_meta":{"correlation_id":"c"}},"id":"\u0041"}"#;
+        let Ok(Incoming::Object(envelope)) = Incoming::parse(text) else { panic!("an object") };
+        // Of a repeated member, the last; ids as written.
+        assert_eq!(envelope.id.map(RawValue::get), Some(r#""\u0041""#));
+        assert_eq!(envelope.method.and_then(raw_str).as_deref(), Some("a.B.c"));
+        assert_eq!(envelope.jsonrpc.and_then(raw_str).as_deref(), Some("2.0"));
+        assert!(envelope.result.is_none() && envelope.error.is_none());
+        let params = envelope.params.expect("params");
+        let meta = meta_in(params.get()).expect("an object").expect("_meta");
+        assert_eq!(meta.get(), r#"{"correlation_id":"c"}"#);
+        assert!(
+            matches!(Incoming::parse(r#"[{"id":1}, 2]"#), Ok(Incoming::Batch(items)) if items.len() == 2)
+        );
+        for other in ["3", "\"s\"", "null", "true", "-1.5"] {
+            assert!(matches!(Incoming::parse(other), Ok(Incoming::Other)), "{other}");
+        }
+    }
+
+    #[test]
+    fn what_a_parsed_value_refuses_is_refused() {
+        let deep = format!("[{}{}]", "{\"a\":[".repeat(100), "]}".repeat(100));
+        for not_json in ["{oops", "", "{} x", r#"{"id":1e999}"#, deep.as_str()] {
+            let e = Incoming::parse(not_json).err().unwrap_or_else(|| panic!("{not_json} is refused"));
+            let expected = serde_json::from_str::<Value>(not_json).expect_err("not a value");
+            assert_eq!(e.to_string(), expected.to_string());
+        }
+    }
+
+    #[test]
+    fn ids_are_one_key_however_written() {
+        for (written, key) in
+            [("7", "7"), ("\"a\"", "\"a\""), (r#""\u0041""#, "\"A\""), ("1.00", "1.0"), ("-3", "-3")]
+        {
+            assert_eq!(id_key(&raw(written)), key, "{written}");
+            assert_eq!(key, serde_json::from_str::<Value>(written).expect("JSON").to_string());
+        }
+        assert!(is_id(&raw("null")) && is_id(&raw("-1")) && !is_id(&raw("{}")) && !is_id(&raw("true")));
+        assert_eq!(raw_str(&raw(r#""a\"b""#)).as_deref(), Some("a\"b"));
+        assert_eq!(raw_str(&raw("12")), None);
     }
 }
