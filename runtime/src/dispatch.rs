@@ -210,11 +210,11 @@ pub trait Dispatch: Send + Sync + 'static {
     }
 }
 
-/// Polls `future` once, in the task that awaits this: a future that finishes at once is done
-/// without a task of its own; one that is pending can then be spawned (the task polls it again,
-/// so its waker is the task's).
-pub(crate) async fn poll_once<F: Future + Unpin>(future: &mut F) -> std::task::Poll<F::Output> {
-    std::future::poll_fn(|cx| std::task::Poll::Ready(Pin::new(&mut *future).poll(cx))).await
+/// Polls `future` once, here: a future that finishes at once is done without a task of its
+/// own; one that is pending is then spawned, and the task's first poll registers the task's
+/// waker (only the waker of the latest poll is woken, so the no-op one here is never needed).
+pub(crate) fn poll_now<F: Future + Unpin>(future: &mut F) -> std::task::Poll<F::Output> {
+    Pin::new(future).poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
 }
 
 /// Runs a call under its deadline, as every server does: expired work is refused, a call

@@ -467,7 +467,7 @@ impl<B: Broker, T> Subscriber<B, T> {
                 });
                 // Most events are handled without waiting: here, at once, in this task; only an
                 // event whose handling waits gets a task of its own (and its waker, polled there).
-                if crate::dispatch::poll_once(&mut handle).await.is_pending() {
+                if crate::dispatch::poll_now(&mut handle).is_pending() {
                     handling.spawn(handle);
                 }
             }

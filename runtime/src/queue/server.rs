@@ -13,7 +13,7 @@ use super::{
 };
 use crate::context::Context;
 use crate::descriptor::{MethodKind, ServiceDescriptor};
-use crate::dispatch::{Codec, Dispatch, Payload, Reply, poll_once, run_call};
+use crate::dispatch::{Codec, Dispatch, Payload, Reply, poll_now, run_call};
 use crate::status::{Code, Status};
 
 /// Serves services through a broker: each service listens on `{package}.{service}.*` in the
@@ -175,7 +175,7 @@ impl ListeningQueueServer {
                     });
                     // A call that finishes without waiting is served here, at once; one that waits
                     // gets a task of its own, so the next requests are taken meanwhile.
-                    if poll_once(&mut call).await.is_pending() {
+                    if poll_now(&mut call).is_pending() {
                         tokio::spawn(call);
                     }
                 }

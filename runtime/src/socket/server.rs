@@ -794,8 +794,7 @@ fn start(conn: &Arc<Conn>, message: &Bytes, envelope: &Envelope<'_>, in_batch: b
     if !stream {
         // A handler that does not wait is answered now, without a task (most are: the
         // reply is then written by the reader itself).
-        let mut poll = std::task::Context::from_waker(std::task::Waker::noop());
-        if let Poll::Ready(result) = work.as_mut().poll(&mut poll) {
+        if let Poll::Ready(result) = crate::dispatch::poll_now(&mut work) {
             drop(slot);
             let id_or_null = id.unwrap_or(RawValue::NULL);
             let text =
