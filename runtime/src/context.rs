@@ -15,6 +15,9 @@ pub struct Context {
     traceparent: Option<Arc<str>>,
     deadline: Option<Instant>,
     metadata: Arc<BTreeMap<String, String>>,
+    /// The connection the call came in on, where its binding lets the server call back.
+    #[cfg(feature = "socket")]
+    caller: Option<crate::socket::SocketPeer>,
 }
 
 impl Default for Context {
@@ -32,6 +35,8 @@ impl Context {
             traceparent: Some(fresh_traceparent()),
             deadline: None,
             metadata: Arc::default(),
+            #[cfg(feature = "socket")]
+            caller: None,
         }
     }
 
@@ -47,7 +52,14 @@ impl Context {
             Some(tp) if is_valid_traceparent(tp) => tp.into(),
             _ => fresh_traceparent(),
         };
-        Self { correlation_id, traceparent: Some(traceparent), deadline: None, metadata: Arc::default() }
+        Self {
+            correlation_id,
+            traceparent: Some(traceparent),
+            deadline: None,
+            metadata: Arc::default(),
+            #[cfg(feature = "socket")]
+            caller: None,
+        }
     }
 
     /// The id that follows this exchange through every service and event.
@@ -143,7 +155,40 @@ impl Context {
             let trace_id = tp.get(3..35).map_or_else(|| random_hex(32), str::to_owned);
             Arc::from(new_traceparent(&trace_id))
         });
-        Self { traceparent, ..self.clone() }
+        // (Not the caller: a nested call goes elsewhere, and a context kept for later must not
+        // keep the connection's buffers alive.)
+        let mut child = Self { traceparent, ..self.clone() };
+        #[cfg(feature = "socket")]
+        {
+            child.caller = None;
+        }
+        child
+    }
+
+    /// The caller, where the binding lets a server call it back on the connection the call
+    /// came in on: on the socket binding (JSON mode), the services the client exposes
+    /// (`SocketClient::serve`), through a generated client over it —
+    /// `NotifyClient::new(ctx.caller()?)`. `None` on REST, RPC, the queue and the
+    /// socket's binary mode, and on a context the caller did not come with ([`Self::child`] leaves
+    /// it out). Calls through it fail `unavailable` once the connection is gone.
+    #[must_use]
+    pub fn caller(&self) -> Option<crate::Channel> {
+        #[cfg(feature = "socket")]
+        {
+            self.caller.clone().map(crate::Channel::SocketPeer)
+        }
+        #[cfg(not(feature = "socket"))]
+        {
+            None
+        }
+    }
+
+    /// The same context, its caller reachable on `peer` (for the socket server).
+    #[cfg(feature = "socket")]
+    #[must_use]
+    pub(crate) fn with_caller(mut self, peer: crate::socket::SocketPeer) -> Self {
+        self.caller = Some(peer);
+        self
     }
 }
 

@@ -4,8 +4,10 @@
 
 use std::time::Duration;
 
-use svcgen::Code;
+use svcgen::descriptor::{HttpMethod, MethodDescriptor, MethodKind, ServiceDescriptor};
+use svcgen::dispatch::{BoxFuture, Codec, Payload, Reply};
 use svcgen::socket::{SocketClient, SocketPeer, SocketServer};
+use svcgen::{Channel, Code, Context, Dispatch, MethodError as _, Status};
 use svcgen_tests::conformance::ConformanceImpl;
 use svcgen_tests::fixture_conformance::conformance::{
     ConformanceClient, ConformanceServer, GetError, Item, NoSuchItem,
@@ -91,4 +93,86 @@ async fn a_client_that_serves_nothing_answers_method_not_found() {
     assert_eq!(status.code(), Code::Unimplemented, "{status}");
     // And the connection goes on both ways.
     assert_eq!(client.slow(2).await.expect("still connected"), 2);
+}
+
+/// `relay.Relay.ask_back(name)`: asks the caller (its own `Conformance` service) for the item
+/// `name`, through `Context::caller`, as part of the call (same correlation id).
+static RELAY: ServiceDescriptor = ServiceDescriptor {
+    package: "relay",
+    name: "Relay",
+    wire_name: "relay",
+    subject: "relay.relay",
+    methods: &[MethodDescriptor {
+        service: "relay.Relay",
+        name: "ask_back",
+        subject: "relay.relay.ask_back",
+        kind: MethodKind::Unary,
+        http_method: HttpMethod::Post,
+        http_path: "/",
+        params: &[],
+        errors: &[],
+    }],
+    events: &[],
+};
+
+struct Relay;
+
+impl Dispatch for Relay {
+    fn descriptor(&self) -> &'static ServiceDescriptor {
+        &RELAY
+    }
+
+    fn dispatch(
+        &self,
+        _method: &str,
+        payload: Payload,
+        codec: Codec,
+        ctx: Context,
+    ) -> BoxFuture<'_, Result<Reply, Status>> {
+        Box::pin(async move {
+            let args: serde_json::Value = payload.decode()?;
+            let name = args.get("name").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+            let caller = ctx
+                .caller()
+                .ok_or_else(|| Status::new(Code::FailedPrecondition, "no caller to call back"))?;
+            let back = ConformanceClient::new(caller).with_context(&ctx);
+            let who = back.whoami().await.map_err(|e| e.into_status())?;
+            let item = back.get(name).await.map_err(|e| e.into_status())?;
+            Reply::value(codec, &(who.correlation_id, item))
+        })
+    }
+}
+
+/// A handler calls back the client that called it, on the same connection, within the call:
+/// the client's service answers (its typed error too), with the call's correlation id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_calls_back_its_caller() {
+    use svcgen_tests::fixture_conformance::conformance::Conformance as _;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let url = format!("ws://{}/ws", listener.local_addr().expect("bound"));
+    let _server = AbortOnDrop(tokio::spawn(SocketServer::new().service(Relay).serve(listener)));
+    // The client's own store holds one item.
+    let store = ConformanceImpl::default();
+    let item = Item { name: "kept-by-the-client".into(), count: 7, tags: Vec::new(), note: None };
+    store.put(&Context::new(), item.clone()).await.expect("stored");
+    let client = SocketClient::new(&url).expect("a ws URL");
+    client.serve(ConformanceServer::new(store));
+    let channel = Channel::from(client.clone());
+    let ask_back = &RELAY.methods[0];
+    let ask = |name: &'static str| std::collections::BTreeMap::from([("name", name)]);
+
+    let ctx = Context::new().with_correlation_id("ask-back-1");
+    let (correlation_id, got) = channel
+        .unary::<_, (String, Item)>(ask_back, &ctx, &ask("kept-by-the-client"))
+        .await
+        .expect("the server asked the client back");
+    assert_eq!(got, item, "the item came from the client's store");
+    assert_eq!(correlation_id, "ask-back-1", "the call back was part of the call");
+
+    let status = channel
+        .unary::<_, (String, Item)>(ask_back, &Context::new(), &ask("missing"))
+        .await
+        .expect_err("the client has no such item");
+    assert_eq!(status.code(), Code::NotFound, "the client's typed error came back: {status}");
+    assert!(status.message().contains("missing") || format!("{status:?}").contains("missing"), "{status:?}");
 }

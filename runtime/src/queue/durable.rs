@@ -151,11 +151,13 @@ pub fn dead_letter_message(message: &Message, subject: &str, reason: &str, attem
 pub type Deliveries = Pin<Box<dyn Stream<Item = Delivery> + Send + 'static>>;
 
 /// The attempt a message's `svcgen-attempt` header names (1 when absent or malformed).
+#[cfg(feature = "amqp")]
 pub(crate) fn attempt_of(message: &Message) -> u32 {
     message.header(header::ATTEMPT).and_then(|a| a.parse().ok()).unwrap_or(1).max(1)
 }
 
 /// `message` as attempt `attempt` (its `svcgen-attempt` header replaced).
+#[cfg(feature = "amqp")]
 pub(crate) fn with_attempt(mut message: Message, attempt: u32) -> Message {
     message.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(header::ATTEMPT));
     message.headers.push((header::ATTEMPT.into(), attempt.to_string().into()));

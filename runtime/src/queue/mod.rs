@@ -76,6 +76,7 @@ pub mod header {
     pub const CANCEL_TO: &str = "svcgen-cancel-to";
 
     /// The names our messages carry, known statically (no copy of the name per message).
+    #[cfg(any(feature = "nats", feature = "amqp"))]
     pub(crate) const KNOWN: [&str; 18] = [
         CALL,
         KIND,
@@ -98,6 +99,7 @@ pub mod header {
     ];
 
     /// A header name as a message keeps it: lower case, and one of [`KNOWN`] without a copy.
+    #[cfg(any(feature = "nats", feature = "amqp"))]
     pub(crate) fn name(name: &str) -> super::HeaderText {
         // (Names come in lower case as a rule: the exact comparison first, cheaper.)
         let known = KNOWN.iter().find(|known| **known == name);
@@ -459,7 +461,7 @@ pub(crate) fn context_headers(ctx: &Context, headers: &mut Vec<(HeaderText, Head
 }
 
 /// The Context a request carries. A malformed deadline is refused, not ignored.
-pub(crate) fn context_of(message: &Message) -> Result<Context, (Context, Status)> {
+pub(crate) fn context_of(message: &Message) -> Result<Context, Box<(Context, Status)>> {
     let mut ctx =
         Context::from_headers(message.header(header::CORRELATION_ID), message.header(header::TRACEPARENT));
     for (key, value) in &message.headers {
@@ -470,7 +472,7 @@ pub(crate) fn context_of(message: &Message) -> Result<Context, (Context, Status)
     if let Some(ms) = message.header(header::DEADLINE_MS) {
         let Ok(ms) = ms.parse::<u64>() else {
             let status = Status::invalid_argument(format!("the deadline header `{ms}` is not a number"));
-            return Err((ctx, status));
+            return Err(Box::new((ctx, status)));
         };
         ctx = ctx.with_timeout(Duration::from_millis(ms));
     }
@@ -527,7 +529,7 @@ mod tests {
     #[test]
     fn a_malformed_deadline_is_refused() {
         let message = Message::default().with_header(header::DEADLINE_MS, "soon");
-        let (_, status) = context_of(&message).expect_err("not a number");
+        let (_, status) = *context_of(&message).expect_err("not a number");
         assert_eq!(status.code(), crate::Code::InvalidArgument);
     }
 }

@@ -209,7 +209,7 @@ async fn handle(
     shared: &Shared,
     service: Arc<dyn Dispatch>,
     message: Message,
-    ctx: Result<Context, (Context, Status)>,
+    ctx: Result<Context, Box<(Context, Status)>>,
 ) {
     let descriptor = service.descriptor();
     let method_name = method_of(descriptor, &message.subject).unwrap_or_default().to_owned();
@@ -222,7 +222,10 @@ async fn handle(
     let key = call_key(&message);
     let ctx = match ctx {
         Ok(ctx) => ctx,
-        Err((ctx, status)) => return replier.fail(&status, &ctx, Codec::Json).await,
+        Err(failed) => {
+            let (ctx, status) = *failed;
+            return replier.fail(&status, &ctx, Codec::Json).await;
+        }
     };
     let span = tracing::info_span!("svcgen.call", binding = "queue", service = descriptor.name, method = %method_name, correlation_id = ctx.correlation_id(), trace_id = ctx.trace_id());
     async move {

@@ -713,7 +713,8 @@ fn start(conn: &Arc<Conn>, message: &Bytes, envelope: &Envelope<'_>, in_batch: b
         Some(Err(e)) => return Started::Now(Some(not_json(&e))),
     };
     let ctx = match wire::context_of_text(meta) {
-        Ok(ctx) => ctx,
+        // The handler can call back the services the client exposes (`Context::caller`).
+        Ok(ctx) => ctx.with_caller(conn.peer.clone()),
         Err(status) => return answer(&status, None),
     };
     if method == CANCEL || method == SUBSCRIBE {
