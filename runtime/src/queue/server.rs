@@ -208,18 +208,18 @@ fn method_of<'s>(descriptor: &ServiceDescriptor, subject: &'s str) -> Option<&'s
 async fn handle(
     shared: &Shared,
     service: Arc<dyn Dispatch>,
-    message: Message,
+    mut message: Message,
     ctx: Result<Context, Box<(Context, Status)>>,
 ) {
     let descriptor = service.descriptor();
-    let method_name = method_of(descriptor, &message.subject).unwrap_or_default().to_owned();
-    let replier = Replier {
-        broker: &*shared.broker,
-        reply_to: message.reply_to.clone(),
-        call: message.header(header::CALL).map(str::to_owned),
-        cancel_to: None,
-    };
-    let key = call_key(&message);
+    // (What the replies need is taken out of the request, not copied.)
+    let call = message
+        .headers
+        .iter()
+        .position(|(name, _)| name == header::CALL)
+        .map(|at| message.headers.swap_remove(at).1);
+    let replier =
+        Replier { broker: &*shared.broker, reply_to: message.reply_to.take(), call, cancel_to: None };
     let ctx = match ctx {
         Ok(ctx) => ctx,
         Err(failed) => {
@@ -227,6 +227,10 @@ async fn handle(
             return replier.fail(&status, &ctx, Codec::Json).await;
         }
     };
+    let method_name = method_of(descriptor, &message.subject).unwrap_or_default();
+    let method = descriptor
+        .method(method_name)
+        .ok_or_else(|| Status::unimplemented(format!("no method `{method_name}` in `{}`", descriptor.name)));
     let span = tracing::info_span!("svcgen.call", binding = "queue", service = descriptor.name, method = %method_name, correlation_id = ctx.correlation_id(), trace_id = ctx.trace_id());
     async move {
         if let Some(why) = message.header(header::BODY_ERROR) {
@@ -237,9 +241,9 @@ async fn handle(
             Ok(codec) => codec,
             Err(status) => return replier.fail(&status, &ctx, Codec::Json).await,
         };
-        let Some(method) = descriptor.method(&method_name) else {
-            let status = Status::unimplemented(format!("no method `{method_name}` in `{}`", descriptor.name));
-            return replier.fail(&status, &ctx, codec).await;
+        let method = match method {
+            Ok(method) => method,
+            Err(status) => return replier.fail(&status, &ctx, codec).await,
         };
         let payload = Payload::Encoded(codec, message.body);
         if method.kind == MethodKind::Oneway {
@@ -261,6 +265,10 @@ async fn handle(
                 replier.send(ReplyKind::Reply, codec, bytes::Bytes::new(), &ctx).await;
             }
             Ok(Reply::Stream(items)) => {
+                let key = replier
+                    .reply_to
+                    .clone()
+                    .map(|to| (to, replier.call.as_deref().unwrap_or_default().to_owned()));
                 let Some(key) = key else {
                     // Nobody to send the items to.
                     return replier
@@ -313,7 +321,7 @@ async fn stream(
 struct Replier<'a> {
     broker: &'a dyn Broker,
     reply_to: Option<String>,
-    call: Option<String>,
+    call: Option<HeaderText>,
     /// A stream's: where its caller cancels it.
     cancel_to: Option<HeaderText>,
 }
@@ -326,7 +334,7 @@ impl Replier<'_> {
             if kind == ReplyKind::Error { "application/problem+json" } else { content_type(codec) };
         let mut headers: Vec<(HeaderText, HeaderText)> = Vec::with_capacity(4);
         if let Some(call) = &self.call {
-            headers.push((header::CALL.into(), call.clone().into()));
+            headers.push((header::CALL.into(), call.clone()));
         }
         headers.push((header::KIND.into(), kind.as_str().into()));
         headers.push((header::CONTENT_TYPE.into(), content_type.into()));
