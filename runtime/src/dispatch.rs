@@ -231,7 +231,11 @@ pub(crate) async fn run_call(
         return Err(Status::deadline_exceeded("the deadline passed before the call started"));
     }
     let remaining = ctx.remaining();
-    let work = std::panic::AssertUnwindSafe(service.dispatch(method, payload, codec, ctx)).catch_unwind();
+    // (`dispatch` is called inside the future: a panic in it is caught like one in the call, and
+    // cannot take down a reader or consumer that runs ready calls itself.)
+    let work =
+        std::panic::AssertUnwindSafe(async move { service.dispatch(method, payload, codec, ctx).await })
+            .catch_unwind();
     let outcome = match remaining {
         Some(r) => tokio::time::timeout(r, work)
             .await
@@ -244,6 +248,45 @@ pub(crate) async fn run_call(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A service whose `dispatch` panics before it returns a future.
+    struct Explodes;
+
+    static EXPLODES: ServiceDescriptor = ServiceDescriptor {
+        package: "t",
+        name: "Explodes",
+        wire_name: "explodes",
+        subject: "t.explodes",
+        methods: &[],
+        events: &[],
+    };
+
+    impl Dispatch for Explodes {
+        fn descriptor(&self) -> &'static ServiceDescriptor {
+            &EXPLODES
+        }
+
+        fn dispatch(
+            &self,
+            _: &str,
+            _: Payload,
+            _: Codec,
+            _: Context,
+        ) -> BoxFuture<'_, Result<Reply, Status>> {
+            panic!("before any future")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dispatch_that_panics_at_once_is_an_internal_error() {
+        let payload = Payload::Encoded(Codec::Json, bytes::Bytes::from_static(b"{}"));
+        let mut call = Box::pin(run_call(&Explodes, "any", payload, Codec::Json, Context::new()));
+        // Polled where it arrives, as the readers and consumers do: the panic stays inside.
+        match poll_now(&mut call) {
+            std::task::Poll::Ready(Err(status)) => assert_eq!(status.code(), crate::Code::Internal),
+            other => panic!("expected an internal error at once, got {other:?}"),
+        }
+    }
 
     #[derive(Debug, PartialEq, serde::Deserialize)]
     struct Args {

@@ -309,6 +309,36 @@ async fn amqp_cleanup(prefix: &str) {
     }
 }
 
+/// A handler that panics — before its first `await` or after — is retried like one that
+/// failed, and the subscriber goes on with the next events (a panic cannot take it down, even
+/// when the event is handled in the subscriber's own task).
+async fn a_panicking_handler_is_retried<B: Broker + Clone>(broker: B) {
+    let seen = Seen::default();
+    let recorded = seen.clone();
+    let _s = Subscriber::group(broker.clone(), SUBJECT, "billing")
+        .retry(fast(3))
+        .start(move |event: svcgen::queue::events::Event<u32>| {
+            recorded.lock().expect("lock").push(("a", event.data, event.attempt));
+            // Event 1 panics at once on its first attempt, event 2 on its first poll.
+            assert!(!(event.data == 1 && event.attempt == 1), "a panic before the handler's future");
+            async move {
+                assert!(!(event.data == 2 && event.attempt == 1), "a panic inside the handler's future");
+                Ok::<(), Status>(())
+            }
+        })
+        .await
+        .expect("subscribed");
+    let publisher = EventPublisher::new(broker);
+    for n in 1..=3 {
+        publisher.publish(SUBJECT, &Context::new(), &n).await.expect("published");
+    }
+    let handled = |data: u32, attempt: u32| seen.lock().expect("lock").contains(&("a", data, attempt));
+    eventually("the panicked events retried, the next one handled", Duration::from_secs(20), || {
+        handled(1, 2) && handled(2, 2) && handled(3, 1)
+    })
+    .await;
+}
+
 macro_rules! on_every_broker {
     ($($scenario:ident),*) => {
         mod in_memory {
@@ -349,7 +379,8 @@ on_every_broker!(
     dead_lettered_after_the_last_attempt,
     duplicates_are_dropped,
     bad_input_is_dead_lettered,
-    cloud_events_headers
+    cloud_events_headers,
+    a_panicking_handler_is_retried
 );
 
 /// On the wire, NATS carries the attributes as `ce-` headers on the event's subject.

@@ -555,7 +555,9 @@ where
             correlation_id = %correlation_id,
             trace_id = ctx.trace_id(),
         );
-        let handling = std::panic::AssertUnwindSafe((self.handler)(event)).catch_unwind();
+        // (The handler is called inside the future: a panic before its first `await` is caught
+        // too, and cannot take the consumer down with it — the event may be handled in its task.)
+        let handling = std::panic::AssertUnwindSafe(async { (self.handler)(event).await }).catch_unwind();
         let outcome = tracing::Instrument::instrument(handling, span).await;
         let outcome = outcome.unwrap_or_else(|_| Err(Status::internal("the event handler panicked")));
         self.dedupe.lock().unwrap_or_else(PoisonError::into_inner).finish(id.clone(), outcome.is_ok());
