@@ -7,7 +7,7 @@ use std::time::Duration;
 use svcgen::descriptor::{HttpMethod, MethodDescriptor, MethodKind, ServiceDescriptor};
 use svcgen::dispatch::{BoxFuture, Codec, Payload, Reply};
 use svcgen::socket::{SocketClient, SocketPeer, SocketServer};
-use svcgen::{Channel, Code, Context, Dispatch, MethodError as _, Status};
+use svcgen::{Channel, Code, Context, Dispatch, Status};
 use svcgen_tests::conformance::ConformanceImpl;
 use svcgen_tests::fixture_conformance::conformance::{
     ConformanceClient, ConformanceServer, GetError, Item, NoSuchItem,
@@ -136,8 +136,8 @@ impl Dispatch for Relay {
                 .caller()
                 .ok_or_else(|| Status::new(Code::FailedPrecondition, "no caller to call back"))?;
             let back = ConformanceClient::new(caller).with_context(&ctx);
-            let who = back.whoami().await.map_err(|e| e.into_status())?;
-            let item = back.get(name).await.map_err(|e| e.into_status())?;
+            let who = back.whoami().await.map_err(svcgen::MethodError::into_status)?;
+            let item = back.get(name).await.map_err(svcgen::MethodError::into_status)?;
             Reply::value(codec, &(who.correlation_id, item))
         })
     }
