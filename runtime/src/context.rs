@@ -157,12 +157,12 @@ impl Context {
         });
         // (Not the caller: a nested call goes elsewhere, and a context kept for later must not
         // keep the connection's buffers alive.)
-        let mut child = Self { traceparent, ..self.clone() };
-        #[cfg(feature = "socket")]
-        {
-            child.caller = None;
+        Self {
+            traceparent,
+            #[cfg(feature = "socket")]
+            caller: None,
+            ..self.clone()
         }
-        child
     }
 
     /// The caller, where the binding lets a server call it back on the connection the call

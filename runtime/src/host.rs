@@ -1,5 +1,6 @@
 //! [`Host`]: one process serving its services on several bindings at once.
 
+#[cfg(any(feature = "rest", feature = "rpc"))]
 use std::net::SocketAddr;
 use std::sync::Arc;
 
