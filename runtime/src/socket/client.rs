@@ -84,6 +84,18 @@ impl ResultText {
     }
 }
 
+/// How a call's response came to its caller.
+enum Answer {
+    /// The text of its `result`, to decode.
+    Text(ResultText),
+    /// Decoded already, by the caller's decoder, as it was read (`Conn::read`).
+    Decoded,
+}
+
+/// The call a caller waits for, and how it decodes a result: the decoder says whether the text
+/// was a valid reply (and keeps the value).
+type Mine<'a> = (u64, &'a mut dyn FnMut(&str) -> bool);
+
 struct Conn {
     /// The writer task's queue: for messages sent from where no one can wait (cancels, pings,
     /// answers to the server's calls) and requests made while the socket is busy.
@@ -142,11 +154,16 @@ impl Conn {
     /// Reads and routes every message that has arrived, `cx` to be woken for the next one.
     /// `Ready(Some(outcome))` when the response to call `mine` was read (it is not routed);
     /// `Ready(None)` when the connection ended (every call in flight failed with the reason).
+    ///
+    /// A response to `mine` written as our server writes one (`wire::plain_response`) is
+    /// decoded in one pass by its decoder, the message not read as an envelope first; when the
+    /// decoder refuses it (a result of another type, or a message that is not that one object),
+    /// it is read as any other message.
     fn read(
         &self,
         cx: &mut std::task::Context<'_>,
-        mine: Option<u64>,
-    ) -> Poll<Option<Result<ResultText, Status>>> {
+        mut mine: Option<Mine<'_>>,
+    ) -> Poll<Option<Result<Answer, Status>>> {
         let mut reader = self.reader();
         loop {
             if !self.open.load(Ordering::Acquire) {
@@ -155,10 +172,18 @@ impl Conn {
             let Poll::Ready(message) = reader.stream.poll_next_unpin(cx) else { return Poll::Pending };
             reader.heard = tokio::time::Instant::now();
             let why = match message {
-                Some(Ok(Message::Text(text))) => match self.deliver(&text, mine) {
-                    Some(outcome) => return Poll::Ready(Some(outcome)),
-                    None => continue,
-                },
+                Some(Ok(Message::Text(text))) => {
+                    if let Some((n, decode)) = mine.as_mut()
+                        && wire::plain_response(&text).is_some_and(|(id, result)| id == *n && decode(result))
+                        && self.calls().pending.remove(n).is_some()
+                    {
+                        return Poll::Ready(Some(Ok(Answer::Decoded)));
+                    }
+                    match self.deliver(&text, mine.as_ref().map(|(n, _)| *n)) {
+                        Some(outcome) => return Poll::Ready(Some(outcome.map(Answer::Text))),
+                        None => continue,
+                    }
+                }
                 Some(Ok(Message::Close(Some(f)))) => {
                     let code = u16::from(f.code);
                     format!("the server closed the connection ({code}: {})", f.reason)
@@ -408,9 +433,16 @@ impl SocketClient {
         ctx: &Context,
         request: &Req,
     ) -> Result<Resp, Status> {
-        let result = self.call(method, ctx, request).await?;
-        serde_json::from_str(result.as_str())
-            .map_err(|e| Status::internal(format!("the server's reply is not valid: {e}")))
+        let mut decoded = None;
+        let decode = |text: &str| {
+            decoded = serde_json::from_str::<Resp>(text).ok();
+            decoded.is_some()
+        };
+        match self.call(method, ctx, request, decode).await? {
+            Answer::Decoded => decoded.ok_or_else(|| Status::internal("the server's reply was lost")),
+            Answer::Text(result) => serde_json::from_str(result.as_str())
+                .map_err(|e| Status::internal(format!("the server's reply is not valid: {e}"))),
+        }
     }
 
     /// Calls a method that returns nothing (or a oneway one: done once the server accepted it).
@@ -423,15 +455,17 @@ impl SocketClient {
         ctx: &Context,
         request: &Req,
     ) -> Result<(), Status> {
-        self.call(method, ctx, request).await.map(drop)
+        self.call(method, ctx, request, |_: &str| false).await.map(drop)
     }
 
+    /// Makes a call; `decode` may decode its result as it is read (see `Conn::read`).
     async fn call<Req: Serialize>(
         &self,
         method: &MethodDescriptor,
         ctx: &Context,
         request: &Req,
-    ) -> Result<ResultText, Status> {
+        mut decode: impl FnMut(&str) -> bool,
+    ) -> Result<Answer, Status> {
         let (reply_tx, mut reply_rx) = oneshot::channel();
         let (conn, n) = self.start(wire::method_name(method), ctx, request, Pending::Unary(reply_tx)).await?;
         let mut guard = CancelOnDrop { conn: conn.clone(), target: Target::Call(n), armed: true };
@@ -441,13 +475,13 @@ impl SocketClient {
         let closed = || Status::unavailable("the connection closed during the call");
         let wait = std::future::poll_fn(|cx| {
             if let Poll::Ready(reply) = std::pin::Pin::new(&mut reply_rx).poll(cx) {
-                return Poll::Ready(reply.unwrap_or_else(|_| Err(closed())));
+                return Poll::Ready(reply.unwrap_or_else(|_| Err(closed())).map(Answer::Text));
             }
-            match conn.read(cx, Some(n)) {
+            match conn.read(cx, Some((n, &mut decode))) {
                 Poll::Ready(Some(outcome)) => Poll::Ready(outcome),
                 // The connection ended: `close` failed this call through `reply_rx`, or is about to.
                 Poll::Ready(None) => Poll::Ready(match std::pin::Pin::new(&mut reply_rx).poll(cx) {
-                    Poll::Ready(Ok(reply)) => reply,
+                    Poll::Ready(Ok(reply)) => reply.map(Answer::Text),
                     _ => Err(closed()),
                 }),
                 Poll::Pending => Poll::Pending,

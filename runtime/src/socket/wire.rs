@@ -143,6 +143,21 @@ pub fn result_text(id: &RawValue, result: &[u8]) -> String {
     out
 }
 
+/// A response to the request with a numeric id written as [`result_text`] writes it: the id
+/// and the text after `"result":` up to the object's closing brace. That text is the result
+/// only if it is one JSON value: a caller must read it as one (a text that is not, say
+/// `1,"id":2`, is a message to read as any other).
+pub(crate) fn plain_response(text: &str) -> Option<(u64, &str)> {
+    let rest = text.strip_prefix(r#"{"jsonrpc":"2.0","id":"#)?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if digits > 1 && rest.starts_with('0') {
+        return None; // not JSON
+    }
+    let id = rest.get(..digits)?.parse().ok()?;
+    let result = rest.get(digits..)?.strip_prefix(r#","result":"#)?.strip_suffix('}')?;
+    Some((id, result))
+}
+
 /// A response carrying `error` to the request `id`.
 #[must_use]
 pub fn error_text(id: &RawValue, error: &Value) -> String {
@@ -810,6 +825,24 @@ mod tests {
         );
         for other in ["3", "\"s\"", "null", "true", "-1.5"] {
             assert!(matches!(Incoming::parse(other), Ok(Incoming::Other)), "{other}");
+        }
+    }
+
+    #[test]
+    fn a_plain_response_is_split_at_its_result() {
+        let id = raw("17");
+        assert_eq!(plain_response(&result_text(&id, b"{\"a\":1}")), Some((17, "{\"a\":1}")));
+        assert_eq!(plain_response(r#"{"jsonrpc":"2.0","id":3,"result":1,"x":2}"#), Some((3, r#"1,"x":2"#)));
+        for other in [
+            r#"{"jsonrpc":"2.0","id":"3","result":1}"#,
+            r#"{"jsonrpc":"2.0","id":03,"result":1}"#,
+            r#"{"jsonrpc":"2.0","id":-3,"result":1}"#,
+            r#"{"jsonrpc":"2.0","id":99999999999999999999,"result":1}"#,
+            r#"{"jsonrpc":"2.0","id":3,"error":{}}"#,
+            r#"{"jsonrpc":"2.0","id":3,"result":1} "#,
+            r#"{"id":3,"jsonrpc":"2.0","result":1}"#,
+        ] {
+            assert_eq!(plain_response(other), None, "{other}");
         }
     }
 
