@@ -710,11 +710,18 @@ const META_TAIL: usize = 1024;
 /// by exactly one `}` and the end makes that object the outermost one, and `_meta` its last
 /// member (so the last `_meta`, as [`meta_scanned`] reads it).
 fn meta_at_end(params: &str) -> Option<&RawValue> {
-    let mut from = params.len().saturating_sub(META_TAIL);
-    while !params.is_char_boundary(from) {
-        from -= 1;
-    }
-    let at = from + params.get(from..)?.rfind("\"_meta\":")?;
+    // The last `"_meta":`, found from its `_` (a `str::rfind` costs more than the search here).
+    let bytes = params.as_bytes();
+    let from = bytes.len().saturating_sub(META_TAIL);
+    let mut end = bytes.len();
+    let at = loop {
+        let underscore = from + bytes.get(from..end)?.iter().rposition(|&b| b == b'_')?;
+        let at = underscore.checked_sub(1)?;
+        if bytes.get(at..at + 8) == Some(b"\"_meta\":".as_slice()) {
+            break at;
+        }
+        end = underscore;
+    };
     if !matches!(params.get(..at)?.trim_ascii_end().as_bytes().last(), Some(b',' | b'{')) {
         return None;
     }
