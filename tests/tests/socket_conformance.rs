@@ -474,3 +474,48 @@ async fn hostile_json_shapes_are_answered_not_fatal() {
     send(&mut socket, &sent).await;
     assert_eq!(next_json(&mut socket).await["result"], received);
 }
+
+/// The client reads a response whatever its layout: one written as our server writes it is
+/// decoded in one pass, any other member by member as JSON-RPC reads it — extra members, a
+/// repeated `id` (the last counts), `error` beside `result`, a result of the wrong type.
+#[tokio::test]
+async fn the_client_reads_any_layout_of_a_response() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let url = format!("ws://{}/ws", listener.local_addr().expect("bound"));
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.expect("a connection");
+        let select =
+            |_: &tokio_tungstenite::tungstenite::handshake::server::Request,
+             mut response: tokio_tungstenite::tungstenite::handshake::server::Response| {
+                response
+                    .headers_mut()
+                    .insert("sec-websocket-protocol", HeaderValue::from_static(SUBPROTOCOL));
+                Ok(response)
+            };
+        let mut socket = tokio_tungstenite::accept_hdr_async(tcp, select).await.expect("upgraded");
+        while let Some(Ok(message)) = socket.next().await {
+            let Message::Text(text) = message else { continue };
+            let request: Value = serde_json::from_str(&text).expect("JSON");
+            let id = request["id"].to_string();
+            let head = format!(r#"{{"jsonrpc":"2.0","id":{id}"#);
+            let answers = match request["params"]["millis"].as_u64().expect("millis") {
+                1 => vec![format!(r#"{head},"result":1}}"#)],
+                2 => vec![format!(r#"{head},"result":2,"extra":[3]}}"#)],
+                3 => vec![format!(r#"{head},"result":7,"id":999}}"#), format!(r#"{head},"result":3}}"#)],
+                4 => vec![format!(r#"{head},"result":"four"}}"#)],
+                5 => vec![format!(r#"{head},"result":5 }}"#)],
+                _ => vec![format!(r#"{head},"result":6,"error":{{"code":-32601,"message":"no"}}}}"#)],
+            };
+            for answer in answers {
+                socket.send(Message::text(answer)).await.expect("sent");
+            }
+        }
+    });
+    let client = ConformanceClient::socket(&url).expect("a ws URL");
+    for n in [1, 2, 3, 5] {
+        assert_eq!(client.slow(n).await.expect("answered"), n);
+    }
+    assert_eq!(client.slow(4).await.expect_err("a string").code(), Code::Internal);
+    assert_eq!(client.slow(6).await.expect_err("an error").code(), Code::Unimplemented);
+    server.abort();
+}

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -83,6 +84,18 @@ impl ResultText {
     }
 }
 
+/// How a call's response came to its caller.
+enum Answer {
+    /// The text of its `result`, to decode.
+    Text(ResultText),
+    /// Decoded already, by the caller's decoder, as it was read (`Conn::read`).
+    Decoded,
+}
+
+/// The call a caller waits for, and how it decodes a result: the decoder says whether the text
+/// was a valid reply (and keeps the value).
+type Mine<'a> = (u64, &'a mut dyn FnMut(&str) -> bool);
+
 struct Conn {
     /// The writer task's queue: for messages sent from where no one can wait (cancels, pings,
     /// answers to the server's calls) and requests made while the socket is busy.
@@ -95,6 +108,20 @@ struct Conn {
     calls: Mutex<Calls>,
     next: AtomicU64,
     open: AtomicBool,
+    /// The socket's receiving half: read by a caller while it waits for its response (as a
+    /// plain WebSocket client reads its own), by the reader task when no caller is reading.
+    reader: Mutex<Reader>,
+}
+
+/// The receiving half and who reads it. Whoever reads a message routes it (`Conn::deliver`), so
+/// a response read by another than its caller goes to the caller through its `oneshot`.
+struct Reader {
+    stream: futures_util::stream::SplitStream<Socket>,
+    /// The reader task's waker: a caller that stops reading leaves the socket armed with it,
+    /// so messages that come while no caller waits are read by the task.
+    task: Option<Waker>,
+    /// When the server was last heard from.
+    heard: tokio::time::Instant,
 }
 
 impl std::fmt::Debug for Conn {
@@ -120,17 +147,81 @@ impl Conn {
         self.calls.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn reader(&self) -> MutexGuard<'_, Reader> {
+        self.reader.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads and routes every message that has arrived, `cx` to be woken for the next one.
+    /// `Ready(Some(outcome))` when the response to call `mine` was read (it is not routed);
+    /// `Ready(None)` when the connection ended (every call in flight failed with the reason).
+    ///
+    /// A response to `mine` written as our server writes one (`wire::plain_response`) is
+    /// decoded in one pass by its decoder, the message not read as an envelope first; when the
+    /// decoder refuses it (a result of another type, or a message that is not that one object),
+    /// it is read as any other message.
+    fn read(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        mut mine: Option<Mine<'_>>,
+    ) -> Poll<Option<Result<Answer, Status>>> {
+        let mut reader = self.reader();
+        loop {
+            if !self.open.load(Ordering::Acquire) {
+                return Poll::Ready(None);
+            }
+            let Poll::Ready(message) = reader.stream.poll_next_unpin(cx) else { return Poll::Pending };
+            reader.heard = tokio::time::Instant::now();
+            let why = match message {
+                Some(Ok(Message::Text(text))) => {
+                    if let Some((n, decode)) = mine.as_mut()
+                        && wire::plain_response(&text).is_some_and(|(id, result)| id == *n && decode(result))
+                        && self.calls().pending.remove(n).is_some()
+                    {
+                        return Poll::Ready(Some(Ok(Answer::Decoded)));
+                    }
+                    match self.deliver(&text, mine.as_ref().map(|(n, _)| *n)) {
+                        Some(outcome) => return Poll::Ready(Some(outcome.map(Answer::Text))),
+                        None => continue,
+                    }
+                }
+                Some(Ok(Message::Close(Some(f)))) => {
+                    let code = u16::from(f.code);
+                    format!("the server closed the connection ({code}: {})", f.reason)
+                }
+                Some(Ok(Message::Close(None))) => "the server closed the connection".to_owned(),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => format!("the connection to the server was lost: {e}"),
+                None => "the connection to the server was lost".to_owned(),
+            };
+            self.close(&Status::unavailable(why));
+            // The reader task ends when it sees the connection closed.
+            if let Some(task) = &reader.task {
+                task.wake_by_ref();
+            }
+            return Poll::Ready(None);
+        }
+    }
+
+    /// A caller stops reading: the socket is left armed with the reader task's waker (reading
+    /// what came meanwhile), so that task reads what comes while no caller waits, without
+    /// being woken for every call.
+    fn rearm(&self) {
+        let Some(task) = self.reader().task.clone() else { return };
+        let _ = self.read(&mut std::task::Context::from_waker(&task), None);
+    }
+
     fn cancel(&self, params: Value) {
         let text = wire::notification_text(CANCEL, params);
         let _ = self.tx.try_send(Message::Text(text.into()));
     }
 
     /// Routes one message from the server. A response's `result` is handed over as its text,
-    /// decoded by the caller straight into the reply type.
-    fn deliver(&self, text: &Utf8Bytes) {
+    /// decoded by the caller straight into the reply type: returned when it answers call
+    /// `mine` (the caller that read it), sent to its caller otherwise.
+    fn deliver(&self, text: &Utf8Bytes, mine: Option<u64>) -> Option<Result<ResultText, Status>> {
         let Ok(Incoming::Object(envelope)) = Incoming::parse(text.as_str()) else {
             tracing::debug!("ignored a socket message that is not a JSON-RPC object");
-            return;
+            return None;
         };
         if let Some(method) = envelope.method.and_then(wire::raw_str) {
             let params = envelope.params.map_or(Value::Null, wire::value_of);
@@ -169,9 +260,9 @@ impl Conn {
                 // The server calls a method this client exposes.
                 _ => serve_request(&self.local, &self.served, &self.tx, envelope.id, &method, params),
             }
-            return;
+            return None;
         }
-        let Some(n) = envelope.id.and_then(|id| id.get().parse::<u64>().ok()) else { return };
+        let n = envelope.id.and_then(|id| id.get().parse::<u64>().ok())?;
         let outcome = match (envelope.result, envelope.error) {
             (_, Some(error)) => Err(wire::status_of_error(&wire::value_of(error))),
             (Some(result), None) => Ok(ResultText::within(text, result)),
@@ -179,6 +270,7 @@ impl Conn {
         };
         let mut calls = self.calls();
         match calls.pending.remove(&n) {
+            Some(Pending::Unary(_)) if mine == Some(n) => return Some(outcome),
             Some(Pending::Unary(reply)) => {
                 let _ = reply.send(outcome);
             }
@@ -199,6 +291,7 @@ impl Conn {
             }
             None => {} // late: the caller gave up already
         }
+        None
     }
 
     /// The connection is gone: every call in flight fails with `status`.
@@ -340,9 +433,16 @@ impl SocketClient {
         ctx: &Context,
         request: &Req,
     ) -> Result<Resp, Status> {
-        let result = self.call(method, ctx, request).await?;
-        serde_json::from_str(result.as_str())
-            .map_err(|e| Status::internal(format!("the server's reply is not valid: {e}")))
+        let mut decoded = None;
+        let decode = |text: &str| {
+            decoded = serde_json::from_str::<Resp>(text).ok();
+            decoded.is_some()
+        };
+        match self.call(method, ctx, request, decode).await? {
+            Answer::Decoded => decoded.ok_or_else(|| Status::internal("the server's reply was lost")),
+            Answer::Text(result) => serde_json::from_str(result.as_str())
+                .map_err(|e| Status::internal(format!("the server's reply is not valid: {e}"))),
+        }
     }
 
     /// Calls a method that returns nothing (or a oneway one: done once the server accepted it).
@@ -355,24 +455,44 @@ impl SocketClient {
         ctx: &Context,
         request: &Req,
     ) -> Result<(), Status> {
-        self.call(method, ctx, request).await.map(drop)
+        self.call(method, ctx, request, |_: &str| false).await.map(drop)
     }
 
+    /// Makes a call; `decode` may decode its result as it is read (see `Conn::read`).
     async fn call<Req: Serialize>(
         &self,
         method: &MethodDescriptor,
         ctx: &Context,
         request: &Req,
-    ) -> Result<ResultText, Status> {
-        let (reply_tx, reply_rx) = oneshot::channel();
+        mut decode: impl FnMut(&str) -> bool,
+    ) -> Result<Answer, Status> {
+        let (reply_tx, mut reply_rx) = oneshot::channel();
         let (conn, n) = self.start(wire::method_name(method), ctx, request, Pending::Unary(reply_tx)).await?;
-        let mut guard = CancelOnDrop { conn, target: Target::Call(n), armed: true };
+        let mut guard = CancelOnDrop { conn: conn.clone(), target: Target::Call(n), armed: true };
+        let _rearm = Rearm(&conn);
+        // The caller reads the socket itself while it waits; a response read by someone else
+        // (another caller, the reader task) comes through `reply_rx`.
+        let closed = || Status::unavailable("the connection closed during the call");
+        let wait = std::future::poll_fn(|cx| {
+            if let Poll::Ready(reply) = std::pin::Pin::new(&mut reply_rx).poll(cx) {
+                return Poll::Ready(reply.unwrap_or_else(|_| Err(closed())).map(Answer::Text));
+            }
+            match conn.read(cx, Some((n, &mut decode))) {
+                Poll::Ready(Some(outcome)) => Poll::Ready(outcome),
+                // The connection ended: `close` failed this call through `reply_rx`, or is about to.
+                Poll::Ready(None) => Poll::Ready(match std::pin::Pin::new(&mut reply_rx).poll(cx) {
+                    Poll::Ready(Ok(reply)) => reply.map(Answer::Text),
+                    _ => Err(closed()),
+                }),
+                Poll::Pending => Poll::Pending,
+            }
+        });
         let reply = match ctx.remaining() {
-            Some(left) => tokio::time::timeout(left, reply_rx).await.map_err(|_| deadline())?,
-            None => reply_rx.await,
+            Some(left) => tokio::time::timeout(left, wait).await.map_err(|_| deadline())?,
+            None => wait.await,
         };
         guard.armed = false;
-        reply.map_err(|_| Status::unavailable("the connection closed during the call"))?
+        reply
     }
 
     /// Calls a method that streams values: a subscription, cancelled when the stream is dropped.
@@ -561,6 +681,7 @@ impl SocketClient {
                 .await?;
         let (sink, stream) = socket.split();
         let sink = Arc::new(tokio::sync::Mutex::new(sink));
+        let reader = Reader { stream, task: None, heard: tokio::time::Instant::now() };
         let (tx, mut rx) = mpsc::channel::<Message>(1024);
         let conn = Arc::new(Conn {
             tx,
@@ -570,6 +691,7 @@ impl SocketClient {
             calls: Mutex::default(),
             next: AtomicU64::new(1),
             open: AtomicBool::new(true),
+            reader: Mutex::new(reader),
         });
         tokio::spawn(async move {
             while let Some(message) = rx.recv().await {
@@ -579,7 +701,7 @@ impl SocketClient {
             }
             let _ = sink.lock().await.close().await;
         });
-        tokio::spawn(read_messages(Arc::downgrade(&conn), stream, config.keepalive));
+        tokio::spawn(read_messages(Arc::downgrade(&conn), config.keepalive));
         Ok(conn)
     }
 }
@@ -622,41 +744,43 @@ fn deadline() -> Status {
     Status::deadline_exceeded("the deadline passed while waiting for the server")
 }
 
-/// Reads the server's messages; pings a silent server and gives up on a dead one.
-async fn read_messages<S>(conn: Weak<Conn>, mut stream: S, keepalive: Duration)
-where
-    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
-{
-    let mut heard = tokio::time::Instant::now();
+/// Stops a caller's reading when it is done or dropped (`Conn::rearm`).
+struct Rearm<'a>(&'a Conn);
+
+impl Drop for Rearm<'_> {
+    fn drop(&mut self) {
+        self.0.rearm();
+    }
+}
+
+/// Reads the server's messages while no caller does; pings a silent server and gives up on a
+/// dead one.
+async fn read_messages(conn: Weak<Conn>, keepalive: Duration) {
     let idle = tokio::time::sleep(keepalive);
     tokio::pin!(idle);
-    let why = loop {
-        tokio::select! {
-            message = stream.next() => {
-                heard = tokio::time::Instant::now();
-                let Some(c) = conn.upgrade() else { return };
-                match message {
-                    Some(Ok(Message::Text(text))) => c.deliver(&text),
-                    Some(Ok(Message::Close(frame))) => {
-                        break match frame {
-                            Some(f) => {
-                                let code = u16::from(f.code);
-                                format!("the server closed the connection ({code}: {})", f.reason)
-                            }
-                            None => "the server closed the connection".to_owned(),
-                        };
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => break format!("the connection to the server was lost: {e}"),
-                    None => break "the connection to the server was lost".to_owned(),
-                }
+    let read = std::future::poll_fn(|cx| {
+        let Some(c) = conn.upgrade() else { return Poll::Ready(()) };
+        {
+            let mut reader = c.reader();
+            if !reader.task.as_ref().is_some_and(|task| task.will_wake(cx.waker())) {
+                reader.task = Some(cx.waker().clone());
             }
+        }
+        c.read(cx, None).map(drop)
+    });
+    tokio::pin!(read);
+    loop {
+        tokio::select! {
+            // The connection ended (and `read` failed its calls), or the client is gone.
+            () = &mut read => return,
             () = &mut idle => {
+                let Some(c) = conn.upgrade() else { return };
+                let heard = c.reader().heard;
                 let now = tokio::time::Instant::now();
                 if now >= heard + keepalive * 3 {
-                    break "the server stopped answering".to_owned();
+                    c.close(&Status::unavailable("the server stopped answering"));
+                    return;
                 }
-                let Some(c) = conn.upgrade() else { return };
                 if now >= heard + keepalive {
                     let _ = c.tx.try_send(Message::Ping(bytes::Bytes::new()));
                     idle.as_mut().reset(now + keepalive);
@@ -665,9 +789,6 @@ where
                 }
             }
         }
-    };
-    if let Some(c) = conn.upgrade() {
-        c.close(&Status::unavailable(why));
     }
 }
 

@@ -707,7 +707,7 @@ fn start(conn: &Arc<Conn>, message: &Bytes, envelope: &Envelope<'_>, in_batch: b
         }
         Some(_) => return invalid("invalid request: `params` must be an object"),
     };
-    let meta = match params.map(|params| wire::meta_in(params.get())) {
+    let meta = match params.map(wire::meta_in) {
         None => None,
         Some(Ok(meta)) => meta,
         Some(Err(e)) => return Started::Now(Some(not_json(&e))),

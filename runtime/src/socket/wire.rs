@@ -143,6 +143,21 @@ pub fn result_text(id: &RawValue, result: &[u8]) -> String {
     out
 }
 
+/// A response to the request with a numeric id written as [`result_text`] writes it: the id
+/// and the text after `"result":` up to the object's closing brace. That text is the result
+/// only if it is one JSON value: a caller must read it as one (a text that is not, say
+/// `1,"id":2`, is a message to read as any other).
+pub(crate) fn plain_response(text: &str) -> Option<(u64, &str)> {
+    let rest = text.strip_prefix(r#"{"jsonrpc":"2.0","id":"#)?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if digits > 1 && rest.starts_with('0') {
+        return None; // not JSON
+    }
+    let id = rest.get(..digits)?.parse().ok()?;
+    let result = rest.get(digits..)?.strip_prefix(r#","result":"#)?.strip_suffix('}')?;
+    Some((id, result))
+}
+
 /// A response carrying `error` to the request `id`.
 #[must_use]
 pub fn error_text(id: &RawValue, error: &Value) -> String {
@@ -671,11 +686,54 @@ pub(crate) fn value_of(raw: &RawValue) -> Value {
     serde_json::from_str(raw.get()).unwrap_or(Value::Null)
 }
 
-/// The `_meta` member of an object's text (`params`), the other members skipped.
+/// The `_meta` member of an object (`params`), the other members skipped (of a repeated one,
+/// the last).
 ///
 /// # Errors
-/// When the text is not a JSON object.
-pub(crate) fn meta_in(params: &str) -> Result<Option<&RawValue>, serde_json::Error> {
+/// When the value is not a JSON object.
+pub(crate) fn meta_in(params: &RawValue) -> Result<Option<&RawValue>, serde_json::Error> {
+    match meta_at_end(params.get()) {
+        Some(meta) => Ok(Some(meta)),
+        None => meta_scanned(params.get()),
+    }
+}
+
+/// How far from the end of `params` [`meta_at_end`] looks for `_meta`.
+const META_TAIL: usize = 1024;
+
+/// `_meta` when it is the object's last member, found without reading the members before it
+/// (a client writes it after the arguments, which may be long): `"_meta":` after `{` or `,`
+/// near the end, then one value, then the object's closing `}`. `None` when that is not so.
+///
+/// Sound for a valid JSON text only (a `&RawValue`'s): there, a `"` right after `,` or `{`
+/// opens a member name, so `"_meta":` is a member of some object; that its value is followed
+/// by exactly one `}` and the end makes that object the outermost one, and `_meta` its last
+/// member (so the last `_meta`, as [`meta_scanned`] reads it).
+fn meta_at_end(params: &str) -> Option<&RawValue> {
+    // The last `"_meta":`, found from its `_` (a `str::rfind` costs more than the search here).
+    let bytes = params.as_bytes();
+    let from = bytes.len().saturating_sub(META_TAIL);
+    let mut end = bytes.len();
+    let at = loop {
+        let underscore = from + bytes.get(from..end)?.iter().rposition(|&b| b == b'_')?;
+        let at = underscore.checked_sub(1)?;
+        if bytes.get(at..at + 8) == Some(b"\"_meta\":".as_slice()) {
+            break at;
+        }
+        end = underscore;
+    };
+    if !matches!(params.get(..at)?.trim_ascii_end().as_bytes().last(), Some(b',' | b'{')) {
+        return None;
+    }
+    let rest = params.get(at + "\"_meta\":".len()..)?;
+    let mut de = serde_json::Deserializer::from_str(rest);
+    let meta = <&RawValue as de::Deserialize>::deserialize(&mut de).ok()?;
+    let end = (meta.get().as_ptr() as usize - rest.as_ptr() as usize) + meta.get().len();
+    (rest.get(end..)?.trim_ascii() == "}").then_some(meta)
+}
+
+/// `_meta` read member by member (every member's text is scanned).
+fn meta_scanned(params: &str) -> Result<Option<&RawValue>, serde_json::Error> {
     struct MetaOnly;
     impl<'de> Visitor<'de> for MetaOnly {
         type Value = Option<&'de RawValue>;
@@ -767,7 +825,7 @@ mod tests {
         assert_eq!(envelope.jsonrpc.and_then(raw_str).as_deref(), Some("2.0"));
         assert!(envelope.result.is_none() && envelope.error.is_none());
         let params = envelope.params.expect("params");
-        let meta = meta_in(params.get()).expect("an object").expect("_meta");
+        let meta = meta_in(params).expect("an object").expect("_meta");
         assert_eq!(meta.get(), r#"{"correlation_id":"c"}"#);
         assert!(
             matches!(Incoming::parse(r#"[{"id":1}, 2]"#), Ok(Incoming::Batch(items)) if items.len() == 2)
@@ -775,6 +833,50 @@ mod tests {
         for other in ["3", "\"s\"", "null", "true", "-1.5"] {
             assert!(matches!(Incoming::parse(other), Ok(Incoming::Other)), "{other}");
         }
+    }
+
+    #[test]
+    fn a_plain_response_is_split_at_its_result() {
+        let id = raw("17");
+        assert_eq!(plain_response(&result_text(&id, b"{\"a\":1}")), Some((17, "{\"a\":1}")));
+        assert_eq!(plain_response(r#"{"jsonrpc":"2.0","id":3,"result":1,"x":2}"#), Some((3, r#"1,"x":2"#)));
+        for other in [
+            r#"{"jsonrpc":"2.0","id":"3","result":1}"#,
+            r#"{"jsonrpc":"2.0","id":03,"result":1}"#,
+            r#"{"jsonrpc":"2.0","id":-3,"result":1}"#,
+            r#"{"jsonrpc":"2.0","id":99999999999999999999,"result":1}"#,
+            r#"{"jsonrpc":"2.0","id":3,"error":{}}"#,
+            r#"{"jsonrpc":"2.0","id":3,"result":1} "#,
+            r#"{"id":3,"jsonrpc":"2.0","result":1}"#,
+        ] {
+            assert_eq!(plain_response(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn meta_is_the_last_one_found_at_the_end_or_by_a_scan() {
+        let long = "x".repeat(META_TAIL * 2);
+        let first = format!(r#"{{"_meta":{{"a":1}},"s":"{long}"}}"#);
+        let cases: [(&str, Option<&str>, bool); 10] = [
+            (r#"{"n":1,"_meta":{"correlation_id":"c"}}"#, Some(r#"{"correlation_id":"c"}"#), true),
+            (r#"{"_meta":{} }"#, Some("{}"), true),
+            (r#"{"n":[1,{"_meta":2}], "_meta" :{"b":2}}"#, Some(r#"{"b":2}"#), false),
+            (r#"{"_meta":1,"_meta":{"y":2}}"#, Some(r#"{"y":2}"#), true),
+            (r#"{"_meta":{"y":2},"n":1}"#, Some(r#"{"y":2}"#), false),
+            (r#"{"a":{"b":1,"_meta":{"x":1}}}"#, None, false),
+            (r#"{"s":"x,\"_meta\":{}}"}"#, None, false),
+            (r#"{"s":"x\\","_meta":3}"#, Some("3"), true),
+            (r#"{"a":{"_meta":{}},"_meta":[1,{"_meta":0}]}"#, Some(r#"[1,{"_meta":0}]"#), false),
+            (&first, Some(r#"{"a":1}"#), false),
+        ];
+        for (text, meta, at_end) in cases {
+            let params = RawValue::from_string(text.to_owned()).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let found = meta_in(&params).expect("an object");
+            assert_eq!(found.map(RawValue::get), meta, "{text}");
+            assert_eq!(meta_scanned(text).expect("an object").map(RawValue::get), meta, "{text}");
+            assert_eq!(meta_at_end(text).is_some(), at_end, "{text}");
+        }
+        assert!(meta_in(&raw("[1]")).is_err());
     }
 
     #[test]
