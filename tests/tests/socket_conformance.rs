@@ -484,6 +484,8 @@ async fn the_client_reads_any_layout_of_a_response() {
     let url = format!("ws://{}/ws", listener.local_addr().expect("bound"));
     let server = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.expect("a connection");
+        // (The error type is tungstenite's, as its callback requires.)
+        #[allow(clippy::result_large_err)]
         let select =
             |_: &tokio_tungstenite::tungstenite::handshake::server::Request,
              mut response: tokio_tungstenite::tungstenite::handshake::server::Response| {
