@@ -141,7 +141,8 @@ impl MemorySettle {
             queued
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            // (No runtime left: the process is ending, and memory with it.)
+            // (No runtime left: the process is ending, and memory with it; one try, no wait.)
+            let _ = self.queue.try_send(queued);
             return;
         };
         let queue = self.queue;
