@@ -468,35 +468,9 @@ async fn rabbitmq_connection_loss_loses_no_event() {
     let prefix = format!("t{}", svcgen::Uuid::new_v4().simple());
     let broker = svcgen::queue::Namespace::new(&prefix, broker);
     let counts: Arc<Mutex<BTreeMap<u32, usize>>> = Arc::default();
-    let _s = {
-        let counts = counts.clone();
-        Subscriber::group(broker.clone(), SUBJECT, "billing")
-            .retry(fast(50))
-            .start(move |event: svcgen::queue::events::Event<u32>| {
-                let counts = counts.clone();
-                async move {
-                    *counts.lock().expect("lock").entry(event.data).or_default() += 1;
-                    // Slow enough that deliveries are in flight when the connection is cut.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    Ok(())
-                }
-            })
-            .await
-            .expect("subscribed")
-    };
-    let publisher = EventPublisher::new(broker.clone());
-    let publishing = tokio::spawn(async move {
-        for n in 0..EVENTS {
-            let id = format!("fault-{n}");
-            let started = Instant::now();
-            // A publish whose confirmation is lost is published again: a duplicate, dropped.
-            while let Err(status) = publisher.publish_with_id(SUBJECT, &id, &Context::new(), &n).await {
-                assert!(started.elapsed() < Duration::from_secs(30), "event {n} never published: {status}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            tokio::time::sleep(Duration::from_millis(15)).await;
-        }
-    });
+    let _s = counting(&broker, &counts).await;
+    // (A publish whose confirmation is lost is published again: a duplicate, dropped.)
+    let publishing = produce(&broker, Duration::from_secs(30));
     eventually("events flowing", Duration::from_secs(20), || counts.lock().expect("lock").len() >= 30).await;
     brokers::cut_amqp_connection(&name, "svcgen events fault test");
     assert!(!publishing.is_finished(), "the cut came while events flowed");

@@ -436,8 +436,12 @@ fn measure_rr(
             let peer = peers[p];
             let serving = start(rt, server_rt, &peer.server);
             let run = |secs: f64| {
-                rt.block_on(rr::closed_loop(&peer.caller, concurrency, Duration::from_secs_f64(secs)))
-                    .unwrap_or_else(|e| panic!("{} {}: {e}", peer.broker, peer.name))
+                rt.block_on(svcgen_bench_rpc::load::closed_loop(
+                    &peer.caller,
+                    concurrency,
+                    Duration::from_secs_f64(secs),
+                ))
+                .unwrap_or_else(|e| panic!("{} {}: {e}", peer.broker, peer.name))
             };
             run(if round == 0 { config.warm_up * 2.0 } else { config.warm_up });
             let served = (SVCGEN_SERVED.load(Ordering::Relaxed), RAW_SERVED.load(Ordering::Relaxed));

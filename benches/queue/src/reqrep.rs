@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
@@ -19,7 +19,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::qbench::{BenchClient, BenchServer, Payload};
 use crate::service::{BenchImpl, EchoArgs};
-use crate::stats::{Run, histogram};
 
 /// The subject of `echo` (what the generated descriptor says).
 pub const SUBJECT: &str = "qbench.bench.echo";
@@ -121,41 +120,10 @@ fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     serde_json::from_slice(bytes).map_err(|e| e.to_string())
 }
 
-/// Runs `callers` callers in a closed loop for `duration`, each a task of the current runtime.
-///
-/// # Errors
-/// The first failed call.
-pub async fn closed_loop(caller: &Caller, callers: usize, duration: Duration) -> Result<Run, String> {
-    let start = Instant::now();
-    let end = start + duration;
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..callers {
-        let caller = caller.clone();
-        tasks.spawn(async move {
-            let mut latencies = Vec::with_capacity(4096);
-            loop {
-                let sent = Instant::now();
-                caller.call().await?;
-                let now = Instant::now();
-                latencies.push(u64::try_from((now - sent).as_nanos()).unwrap_or(u64::MAX));
-                if now >= end {
-                    return Ok::<_, String>((latencies, now));
-                }
-            }
-        });
+impl svcgen_bench_rpc::load::Call for Caller {
+    fn call(&self) -> impl Future<Output = Result<(), String>> + Send {
+        Caller::call(self)
     }
-    let mut all = Vec::new();
-    let mut last = start;
-    while let Some(done) = tasks.join_next().await {
-        let (one, finished) = done.map_err(|e| format!("a caller task failed: {e}"))??;
-        all.push(one);
-        last = last.max(finished);
-    }
-    let mut latencies = histogram();
-    for nanos in all.into_iter().flatten() {
-        latencies.saturating_record(nanos);
-    }
-    Ok(Run { calls: latencies.len(), elapsed: last - start, latencies })
 }
 
 /// A server that runs until this is dropped (or [`stop`](Self::stop)ped).

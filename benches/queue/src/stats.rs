@@ -1,28 +1,11 @@
-//! Percentiles, throughput, CPU time and per-round ratios.
+//! The queue benchmark's cells (request/reply) and flows (events); the histogram, the
+//! closed-loop run, CPU time and ratios are the RPC benchmark's (`svcgen-bench-rpc`).
 
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-
-/// A histogram of nanoseconds from 1 µs to 100 s, 3 significant digits.
-///
-/// # Panics
-/// Never: the bounds are valid.
-#[must_use]
-pub fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1_000, 100_000_000_000, 3).expect("valid histogram bounds")
-}
-
-/// What one closed-loop run of calls did.
-#[derive(Debug)]
-pub struct Run {
-    /// Calls completed.
-    pub calls: u64,
-    /// From the start to the last caller's last reply.
-    pub elapsed: Duration,
-    /// Every call's latency, in nanoseconds.
-    pub latencies: Histogram<u64>,
-}
+pub use svcgen_bench_rpc::load::{Run, histogram, process_cpu};
+pub use svcgen_bench_rpc::stats::{median_ratio, micros, per_second, to_f64};
 
 /// Every round of one request/reply peer at one number of callers.
 #[derive(Debug)]
@@ -113,51 +96,6 @@ impl Flow {
     pub fn cpu_per_event_us(&self) -> f64 {
         self.cpu.as_secs_f64() * 1e6 / to_f64(self.events.max(1))
     }
-}
-
-fn micros(nanos: u64) -> f64 {
-    to_f64(nanos) / 1_000.0
-}
-
-/// `count` per second of `elapsed`.
-#[must_use]
-pub fn per_second(count: u64, elapsed: Duration) -> f64 {
-    if elapsed.is_zero() { 0.0 } else { to_f64(count) / elapsed.as_secs_f64() }
-}
-
-/// `u64` to `f64` (exact below 2^53, which every count here is).
-#[must_use]
-#[allow(clippy::cast_precision_loss)]
-pub fn to_f64(n: u64) -> f64 {
-    n as f64
-}
-
-/// The median of per-round ratios `a[i] / b[i]`.
-#[must_use]
-pub fn median_ratio(a: &[f64], b: &[f64]) -> f64 {
-    let mut ratios: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
-    ratios.sort_by(f64::total_cmp);
-    match ratios.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => ratios[n / 2],
-        n => f64::midpoint(ratios[n / 2 - 1], ratios[n / 2]),
-    }
-}
-
-/// CPU time spent so far by every thread of this process (Linux `schedstat`; zero where it
-/// cannot be read).
-#[must_use]
-pub fn process_cpu() -> Duration {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Duration::ZERO };
-    tasks
-        .flatten()
-        .map(|task| {
-            std::fs::read_to_string(task.path().join("schedstat"))
-                .ok()
-                .and_then(|text| text.split_whitespace().next()?.parse().ok())
-                .map_or(Duration::ZERO, Duration::from_nanos)
-        })
-        .sum()
 }
 
 /// Waits until `done()` or `timeout`; whether it is done.

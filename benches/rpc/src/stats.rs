@@ -120,11 +120,15 @@ impl Cell {
     }
 }
 
-fn micros(nanos: u64) -> f64 {
+/// Nanoseconds in microseconds.
+#[must_use]
+pub fn micros(nanos: u64) -> f64 {
     to_f64(nanos) / 1_000.0
 }
 
-fn per_second(count: u64, elapsed: Duration) -> f64 {
+/// `count` per second of `elapsed` (0 for no time).
+#[must_use]
+pub fn per_second(count: u64, elapsed: Duration) -> f64 {
     if elapsed.is_zero() { 0.0 } else { to_f64(count) / elapsed.as_secs_f64() }
 }
 
