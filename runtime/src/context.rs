@@ -14,7 +14,8 @@ pub struct Context {
     correlation_id: Arc<str>,
     traceparent: Option<Arc<str>>,
     deadline: Option<Instant>,
-    metadata: Arc<BTreeMap<String, String>>,
+    /// `None` until an entry is added (most calls carry none, and make no map).
+    metadata: Option<Arc<BTreeMap<String, String>>>,
     /// The connection the call came in on, where its binding lets the server call back.
     #[cfg(feature = "socket")]
     caller: Option<crate::socket::SocketPeer>,
@@ -34,7 +35,7 @@ impl Context {
             correlation_id: new_correlation_id(),
             traceparent: Some(fresh_traceparent()),
             deadline: None,
-            metadata: Arc::default(),
+            metadata: None,
             #[cfg(feature = "socket")]
             caller: None,
         }
@@ -56,7 +57,7 @@ impl Context {
             correlation_id,
             traceparent: Some(traceparent),
             deadline: None,
-            metadata: Arc::default(),
+            metadata: None,
             #[cfg(feature = "socket")]
             caller: None,
         }
@@ -132,18 +133,18 @@ impl Context {
     /// One metadata value (keys are lower case, like HTTP header names).
     #[must_use]
     pub fn metadata(&self, key: &str) -> Option<&str> {
-        self.metadata.get(&key.to_ascii_lowercase()).map(String::as_str)
+        self.metadata.as_ref()?.get(&key.to_ascii_lowercase()).map(String::as_str)
     }
 
     /// Every metadata entry.
     pub fn metadata_iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.metadata.iter().flat_map(|m| m.iter()).map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// The same context with one more metadata entry (the key is lower-cased).
     #[must_use]
     pub fn with_metadata(mut self, key: &str, value: impl Into<String>) -> Self {
-        Arc::make_mut(&mut self.metadata).insert(key.to_ascii_lowercase(), value.into());
+        Arc::make_mut(self.metadata.get_or_insert_default()).insert(key.to_ascii_lowercase(), value.into());
         self
     }
 
@@ -153,7 +154,7 @@ impl Context {
     pub fn child(&self) -> Self {
         let traceparent = self.traceparent.as_deref().map(|tp| {
             let trace_id = tp.get(3..35).map_or_else(|| random_hex(32), str::to_owned);
-            Arc::from(new_traceparent(&trace_id))
+            new_traceparent(&trace_id)
         });
         // (Not the caller: a nested call goes elsewhere, and a context kept for later must not
         // keep the connection's buffers alive.)
@@ -210,17 +211,27 @@ fn new_correlation_id() -> Arc<str> {
 /// A `traceparent` with a new trace id and a new span id.
 fn fresh_traceparent() -> Arc<str> {
     let mut hex = [0u8; 32];
-    Arc::from(new_traceparent(uuid::Uuid::new_v4().simple().encode_lower(&mut hex)))
+    new_traceparent(uuid::Uuid::new_v4().simple().encode_lower(&mut hex))
 }
 
-fn new_traceparent(trace_id: &str) -> String {
+/// `00-<trace_id>-<new span id>-01`, formatted on the stack when it has the standard length
+/// (one allocation: the `Arc`).
+fn new_traceparent(trace_id: &str) -> Arc<str> {
     let mut hex = [0u8; 32];
     let span_id = &uuid::Uuid::new_v4().simple().encode_lower(&mut hex)[..16];
-    let mut tp = String::with_capacity(55);
-    for part in ["00-", trace_id, "-", span_id, "-01"] {
-        tp.push_str(part);
+    let parts = ["00-", trace_id, "-", span_id, "-01"];
+    let mut tp = [0u8; 55];
+    if parts.iter().map(|part| part.len()).sum::<usize>() == tp.len() {
+        let mut at = 0;
+        for part in parts {
+            tp[at..at + part.len()].copy_from_slice(part.as_bytes());
+            at += part.len();
+        }
+        if let Ok(text) = std::str::from_utf8(&tp) {
+            return Arc::from(text);
+        }
     }
-    tp
+    Arc::from(parts.concat())
 }
 
 fn is_valid_correlation_id(id: &str) -> bool {
@@ -283,10 +294,33 @@ mod tests {
     }
 
     #[test]
+    fn correlation_id_validation() {
+        assert!(is_valid_correlation_id("order-42/A~!"));
+        assert!(is_valid_correlation_id(&"x".repeat(128)));
+        for bad in ["", "a b", "tab\there", "é", "nul\0", "del\u{7f}"] {
+            assert!(!is_valid_correlation_id(bad), "{bad:?}");
+        }
+        assert!(!is_valid_correlation_id(&"x".repeat(129)));
+    }
+
+    #[test]
     fn traceparent_validation() {
         assert!(is_valid_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
         assert!(!is_valid_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"));
         assert!(!is_valid_traceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"));
         assert!(!is_valid_traceparent("garbage"));
+        for bad in [
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7-01",
+            "004-bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 ",
+        ] {
+            assert!(!is_valid_traceparent(bad), "{bad}");
+        }
+        assert!(is_valid_traceparent("fe-00000000000000000000000000000001-0000000000000001-ff"));
+        assert!(is_valid_traceparent(&fresh_traceparent()));
+        assert!(is_valid_traceparent(Context::new().child().traceparent().expect("a trace")));
     }
 }

@@ -10,6 +10,9 @@ use crate::status::{Status, Violation};
 pub struct Violations {
     path: Vec<String>,
     list: Vec<Violation>,
+    /// Only whether there is a violation: no paths, no list (and nothing allocated).
+    quiet: bool,
+    found: bool,
 }
 
 impl Violations {
@@ -38,12 +41,19 @@ impl Violations {
 
     /// Records a violation of `field` (relative to the current path).
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.found = true;
+        if self.quiet {
+            return;
+        }
         let field = self.here(field);
         self.list.push(Violation { field, message: message.into() });
     }
 
     /// Checks the value below `name`.
     pub fn field(&mut self, name: &str, check: impl FnOnce(&mut Self)) {
+        if self.quiet {
+            return check(self);
+        }
         self.path.push(name.to_owned());
         check(self);
         self.path.pop();
@@ -51,6 +61,9 @@ impl Violations {
 
     /// Checks an item of a list.
     pub fn index(&mut self, index: usize, check: impl FnOnce(&mut Self)) {
+        if self.quiet {
+            return check(self);
+        }
         self.path.push(format!("[{index}]"));
         check(self);
         self.path.pop();
@@ -111,6 +124,13 @@ impl Violations {
 
 /// Validates a whole value: `Ok`, or `invalid_argument` naming every bad field.
 pub fn validate<T: Validate + ?Sized>(value: &T) -> Result<(), Status> {
+    // A valid value (the usual case) is walked once without building any path; only an
+    // invalid one is walked again to name every violation.
+    let mut quick = Violations { quiet: true, ..Violations::default() };
+    value.validate(&mut quick);
+    if !quick.found {
+        return Ok(());
+    }
     let mut v = Violations::new();
     value.validate(&mut v);
     v.finish()

@@ -128,11 +128,7 @@ pub fn answer(text: &str) -> String {
             match serde_json::to_string(&request.params.msg) {
                 Ok(result) => {
                     let id = request.id.to_string();
-                    let mut out = String::with_capacity(32 + id.len() + result.len());
-                    for part in [r#"{"jsonrpc":"2.0","id":"#, &id, r#","result":"#, &result, "}"] {
-                        out.push_str(part);
-                    }
-                    out
+                    [r#"{"jsonrpc":"2.0","id":"#, &id, r#","result":"#, &result, "}"].concat()
                 }
                 Err(_) => invalid_request(),
             }

@@ -7,6 +7,7 @@ mod client;
 mod server;
 
 pub use client::RestClient;
+pub(crate) use server::no_delay;
 pub use server::{DEFAULT_BODY_LIMIT, RestServer};
 
 /// The header carrying the correlation id (both ways).

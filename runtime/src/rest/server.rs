@@ -160,8 +160,22 @@ impl RestServer {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let router = self.router().map_err(std::io::Error::other)?;
-        axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+        axum::serve(no_delay(listener), router).with_graceful_shutdown(shutdown).await
     }
+}
+
+/// The listener with `TCP_NODELAY` set on each connection it accepts: a response (or a
+/// WebSocket message) goes out when written, not held back by Nagle's algorithm while an
+/// earlier segment awaits its acknowledgement.
+pub(crate) fn no_delay(
+    listener: tokio::net::TcpListener,
+) -> impl axum::serve::Listener<Addr = std::net::SocketAddr> {
+    use axum::serve::ListenerExt as _;
+    listener.tap_io(|stream| {
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+    })
 }
 
 /// The Context of a request, from its headers (made fresh where they are missing or invalid;

@@ -17,7 +17,7 @@ pub use client::RpcClient;
 #[cfg(feature = "socket")]
 pub(crate) use client::{Conn, Transport};
 #[cfg(feature = "socket")]
-pub(crate) use server::{Ended, Services, serve_frames};
+pub(crate) use server::{Ended, ServiceMap, Services, serve_frames};
 pub use server::{RpcServer, serve_connection};
 
 use crate::context::Context;

@@ -27,7 +27,7 @@ use crate::status::{Code, Status};
 /// ```
 #[derive(Default)]
 pub struct RpcServer {
-    services: HashMap<String, Arc<dyn Dispatch>>,
+    services: ServiceMap,
     config: RpcConfig,
 }
 
@@ -40,7 +40,9 @@ impl std::fmt::Debug for RpcServer {
     }
 }
 
-pub(crate) type Services = Arc<HashMap<String, Arc<dyn Dispatch>>>;
+/// The services of a server by `package.Service` (looked up on every call: a fast hash).
+pub(crate) type ServiceMap = HashMap<String, Arc<dyn Dispatch>, foldhash::fast::RandomState>;
+pub(crate) type Services = Arc<ServiceMap>;
 
 impl RpcServer {
     /// A server with no service yet.

@@ -28,9 +28,8 @@ use crate::context::Context;
 use crate::descriptor::{MethodDescriptor, MethodKind};
 use crate::dispatch::{Codec, Dispatch, Payload, Reply, run_call};
 use crate::queue::{Broker, ConsumerSpec};
+use crate::rpc::{ServiceMap, Services};
 use crate::status::{Code, Status};
-
-type Services = Arc<HashMap<String, Arc<dyn Dispatch>>>;
 
 /// Serves services over JSON-RPC 2.0 on WebSocket (`docs/protocol.md`, "Socket binding").
 ///
@@ -42,7 +41,7 @@ type Services = Arc<HashMap<String, Arc<dyn Dispatch>>>;
 /// ```
 #[derive(Default)]
 pub struct SocketServer {
-    services: HashMap<String, Arc<dyn Dispatch>>,
+    services: ServiceMap,
     config: SocketConfig,
     events: Option<Arc<dyn Broker>>,
     on_connect: Option<OnConnect>,
@@ -227,7 +226,7 @@ pub(crate) async fn serve_router(
         shutdown.await;
         let _ = stopped_tx.send(());
     };
-    let serving = axum::serve(listener, router).with_graceful_shutdown(async move {
+    let serving = axum::serve(crate::rest::no_delay(listener), router).with_graceful_shutdown(async move {
         // HTTP stops accepting once the sockets were told to close.
         let _ = stopped_rx.await;
     });
@@ -459,9 +458,11 @@ async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
                     Some(Ok(Message::Text(text))) => {
                         // An answer waits for room in the send buffer; a peer that has not read
                         // for three keepalive periods while it keeps sending is gone.
+                        // Most are handled at once; only one that waits is timed (no clock read).
+                        let mut handled = std::pin::pin!(handle_text(&conn, inline, text));
+                        let first = std::future::poll_fn(|cx| Poll::Ready(handled.as_mut().poll(cx))).await;
                         let patience = config.keepalive * 3;
-                        let answered = tokio::time::timeout(patience, handle_text(&conn, inline, text));
-                        if answered.await.is_err() {
+                        if first.is_pending() && tokio::time::timeout(patience, handled).await.is_err() {
                             tracing::debug!("closing a socket connection that sends but does not read");
                             break Exit::Kill;
                         }
@@ -707,12 +708,12 @@ fn start(conn: &Arc<Conn>, message: &Bytes, envelope: &Envelope<'_>, in_batch: b
         }
         Some(_) => return invalid("invalid request: `params` must be an object"),
     };
-    let meta = match params.map(wire::meta_in) {
-        None => None,
-        Some(Ok(meta)) => meta,
+    let ctx = match params.map(wire::context_in) {
+        None => wire::context_of_text(None),
+        Some(Ok(ctx)) => ctx,
         Some(Err(e)) => return Started::Now(Some(not_json(&e))),
     };
-    let ctx = match wire::context_of_text(meta) {
+    let ctx = match ctx {
         // The handler can call back the services the client exposes (`Context::caller`).
         Ok(ctx) => ctx.with_caller(conn.peer.clone()),
         Err(status) => return answer(&status, None),

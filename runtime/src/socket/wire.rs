@@ -136,11 +136,8 @@ pub fn status_of_error(error: &Value) -> Status {
 pub fn result_text(id: &RawValue, result: &[u8]) -> String {
     let id = id.get();
     let result = std::str::from_utf8(result).unwrap_or("null");
-    let mut out = String::with_capacity(32 + id.len() + result.len());
-    for part in [r#"{"jsonrpc":"2.0","id":"#, id, r#","result":"#, result, "}"] {
-        out.push_str(part);
-    }
-    out
+    // (One allocation of the exact length: the message is sent as these bytes, not copied.)
+    [r#"{"jsonrpc":"2.0","id":"#, id, r#","result":"#, result, "}"].concat()
 }
 
 /// A response to the request with a numeric id written as [`result_text`] writes it: the id
@@ -163,11 +160,7 @@ pub(crate) fn plain_response(text: &str) -> Option<(u64, &str)> {
 pub fn error_text(id: &RawValue, error: &Value) -> String {
     let id = id.get();
     let error = error.to_string();
-    let mut out = String::with_capacity(32 + id.len() + error.len());
-    for part in [r#"{"jsonrpc":"2.0","id":"#, id, r#","error":"#, &error, "}"] {
-        out.push_str(part);
-    }
-    out
+    [r#"{"jsonrpc":"2.0","id":"#, id, r#","error":"#, &error, "}"].concat()
 }
 
 /// A `svcgen.stream.item` notification (the item already encoded JSON).
@@ -175,17 +168,14 @@ pub fn error_text(id: &RawValue, error: &Value) -> String {
 pub fn item_text(subscription: &str, item: &[u8]) -> String {
     let item = std::str::from_utf8(item).unwrap_or("null");
     let sub = Value::from(subscription).to_string();
-    let mut out = String::with_capacity(80 + sub.len() + item.len());
-    for part in [
+    [
         r#"{"jsonrpc":"2.0","method":"svcgen.stream.item","params":{"subscription":"#,
         &sub,
         r#","item":"#,
         item,
         "}}",
-    ] {
-        out.push_str(part);
-    }
-    out
+    ]
+    .concat()
 }
 
 /// A notification with these params.
@@ -202,17 +192,14 @@ pub fn notification_text(method: &str, params: Value) -> String {
 #[must_use]
 pub fn event_text(subscription: &str, event: &str) -> String {
     let sub = Value::from(subscription).to_string();
-    let mut out = String::with_capacity(80 + sub.len() + event.len());
-    for part in [
+    [
         r#"{"jsonrpc":"2.0","method":"svcgen.event","params":{"subscription":"#,
         &sub,
         r#","event":"#,
         event,
         "}}",
-    ] {
-        out.push_str(part);
-    }
-    out
+    ]
+    .concat()
 }
 
 /// A request's `params`: the arguments by name, and `_meta`.
@@ -261,18 +248,36 @@ pub fn context_of(meta: Option<&Value>) -> Result<Context, Status> {
 
 /// [`context_of`] from the text of `_meta`, read without building a value.
 pub(crate) fn context_of_text(meta: Option<&RawValue>) -> Result<Context, Status> {
+    let Some(meta) = meta else { return Ok(Context::from_headers(None, None)) };
+    match is_object(meta).then(|| MetaMembers::parse(meta.get())).and_then(Result::ok) {
+        Some(members) => context_of_members(&members),
+        None => Err(Status::invalid_fields(vec![Violation {
+            field: META.to_owned(),
+            message: "must be an object".to_owned(),
+        }])),
+    }
+}
+
+/// The Context of a request from its `params` (`_meta` among them), as [`context_of_text`] of
+/// its `_meta` member (the last, if repeated); `_meta` written last, as our client writes it,
+/// is read once.
+///
+/// # Errors
+/// The outer error when `params` is not a JSON object; the inner as [`context_of_text`].
+pub(crate) fn context_in(params: &RawValue) -> Result<Result<Context, Status>, serde_json::Error> {
+    if let Some(members) = meta_at_end::<MetaMembers<'_>>(params.get()) {
+        return Ok(context_of_members(&members));
+    }
+    Ok(context_of_text(meta_scanned(params.get())?))
+}
+
+/// The Context `_meta`'s members describe.
+fn context_of_members(meta: &MetaMembers<'_>) -> Result<Context, Status> {
     let invalid = |field: &str, message: &str| {
         Status::invalid_fields(vec![Violation {
             field: format!("{META}.{field}"),
             message: message.to_owned(),
         }])
-    };
-    let Some(meta) = meta else { return Ok(Context::from_headers(None, None)) };
-    let Some(meta) = is_object(meta).then(|| MetaMembers::parse(meta.get())).and_then(Result::ok) else {
-        return Err(Status::invalid_fields(vec![Violation {
-            field: META.to_owned(),
-            message: "must be an object".to_owned(),
-        }]));
     };
     let (id, tp) = (meta.correlation_id.and_then(raw_str), meta.traceparent.and_then(raw_str));
     let mut ctx = Context::from_headers(id.as_deref(), tp.as_deref());
@@ -331,6 +336,12 @@ impl OfName for MetaMember {
 impl<'a> MetaMembers<'a> {
     /// Reads an object's text.
     fn parse(text: &'a str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
+
+impl<'de> de::Deserialize<'de> for MetaMembers<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Members;
         impl<'de> Visitor<'de> for Members {
             type Value = MetaMembers<'de>;
@@ -349,7 +360,7 @@ impl<'a> MetaMembers<'a> {
                 Ok(members)
             }
         }
-        serde_json::Deserializer::from_str(text).deserialize_map(Members)
+        deserializer.deserialize_map(Members)
     }
 }
 
@@ -420,6 +431,9 @@ impl<'a> Incoming<'a> {
         if has_many_brackets(text) {
             serde_json::from_str::<Checked>(text)?;
         }
+        if let Some(envelope) = Envelope::plain(text) {
+            return Ok(Incoming::Object(envelope));
+        }
         let mut de = serde_json::Deserializer::from_str(text);
         let incoming = de.deserialize_any(IncomingVisitor)?;
         de.end()?;
@@ -430,6 +444,45 @@ impl<'a> Incoming<'a> {
             serde_json::from_str::<Checked>(text)?;
         }
         Ok(incoming)
+    }
+}
+
+impl<'a> Envelope<'a> {
+    /// A request laid out as our client writes it, `{"jsonrpc":"2.0","id":<digits>,"method":
+    /// "<name>","params":<value>}`, read without matching member names: the fixed parts are
+    /// compared as bytes, and `params` is read as one value (the only scan of the long part).
+    /// `None` for any other layout (whitespace, another order or member, an escape in the
+    /// method's name, an id that is not a small whole number), which is read member by member.
+    fn plain(text: &'a str) -> Option<Self> {
+        const HEAD: &str = r#"{"jsonrpc":"2.0","id":"#;
+        let rest = text.strip_prefix(HEAD)?;
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if !(1..=19).contains(&digits) || (digits > 1 && rest.starts_with('0')) {
+            return None;
+        }
+        let (id, rest) = rest.split_at(digits);
+        let rest = rest.strip_prefix(r#","method":""#)?;
+        let name = rest.bytes().position(|b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if rest.as_bytes().get(name) != Some(&b'"') {
+            return None;
+        }
+        // The name with its quotes: the text just before `rest`, which began after a `"`.
+        let method = text.get(text.len() - rest.len() - 1..text.len() - rest.len() + name + 1)?;
+        let rest = rest.get(name + 1..)?.strip_prefix(r#","params":"#)?;
+        let mut values = serde_json::Deserializer::from_str(rest).into_iter::<&RawValue>();
+        let params = values.next()?.ok()?;
+        if rest.get(values.byte_offset()..)?.trim_ascii() != "}" {
+            return None;
+        }
+        let raw = |text: &'a str| serde_json::from_str::<&RawValue>(text).ok();
+        Some(Envelope {
+            jsonrpc: Some(raw(r#""2.0""#)?),
+            id: Some(raw(id)?),
+            method: Some(raw(method)?),
+            params: Some(params),
+            result: None,
+            error: None,
+        })
     }
 }
 
@@ -691,8 +744,9 @@ pub(crate) fn value_of(raw: &RawValue) -> Value {
 ///
 /// # Errors
 /// When the value is not a JSON object.
-pub(crate) fn meta_in(params: &RawValue) -> Result<Option<&RawValue>, serde_json::Error> {
-    match meta_at_end(params.get()) {
+#[cfg(test)]
+fn meta_in(params: &RawValue) -> Result<Option<&RawValue>, serde_json::Error> {
+    match meta_at_end::<&RawValue>(params.get()) {
         Some(meta) => Ok(Some(meta)),
         None => meta_scanned(params.get()),
     }
@@ -703,19 +757,20 @@ const META_TAIL: usize = 1024;
 
 /// `_meta` when it is the object's last member, found without reading the members before it
 /// (a client writes it after the arguments, which may be long): `"_meta":` after `{` or `,`
-/// near the end, then one value, then the object's closing `}`. `None` when that is not so.
+/// near the end, then one value (read as a `T`), then the object's closing `}`. `None` when that is not so
+/// (or the value is no `T`).
 ///
 /// Sound for a valid JSON text only (a `&RawValue`'s): there, a `"` right after `,` or `{`
 /// opens a member name, so `"_meta":` is a member of some object; that its value is followed
 /// by exactly one `}` and the end makes that object the outermost one, and `_meta` its last
 /// member (so the last `_meta`, as [`meta_scanned`] reads it).
-fn meta_at_end(params: &str) -> Option<&RawValue> {
+fn meta_at_end<'a, T: de::Deserialize<'a>>(params: &'a str) -> Option<T> {
     // The last `"_meta":`, found from its `_` (a `str::rfind` costs more than the search here).
     let bytes = params.as_bytes();
     let from = bytes.len().saturating_sub(META_TAIL);
     let mut end = bytes.len();
     let at = loop {
-        let underscore = from + bytes.get(from..end)?.iter().rposition(|&b| b == b'_')?;
+        let underscore = from + memchr::memrchr(b'_', bytes.get(from..end)?)?;
         let at = underscore.checked_sub(1)?;
         if bytes.get(at..at + 8) == Some(b"\"_meta\":".as_slice()) {
             break at;
@@ -726,10 +781,9 @@ fn meta_at_end(params: &str) -> Option<&RawValue> {
         return None;
     }
     let rest = params.get(at + "\"_meta\":".len()..)?;
-    let mut de = serde_json::Deserializer::from_str(rest);
-    let meta = <&RawValue as de::Deserialize>::deserialize(&mut de).ok()?;
-    let end = (meta.get().as_ptr() as usize - rest.as_ptr() as usize) + meta.get().len();
-    (rest.get(end..)?.trim_ascii() == "}").then_some(meta)
+    let mut values = serde_json::Deserializer::from_str(rest).into_iter::<T>();
+    let meta = values.next()?.ok()?;
+    (rest.get(values.byte_offset()..)?.trim_ascii() == "}").then_some(meta)
 }
 
 /// `_meta` read member by member (every member's text is scanned).
@@ -836,6 +890,53 @@ mod tests {
     }
 
     #[test]
+    fn a_request_as_our_client_writes_it_is_read_as_any_other() {
+        let members = |e: &Envelope<'_>| {
+            [e.jsonrpc, e.id, e.method, e.params, e.result, e.error].map(|m| m.map(|m| m.get().to_owned()))
+        };
+        let generic = |text: &str| {
+            let mut de = serde_json::Deserializer::from_str(text);
+            match de.deserialize_any(IncomingVisitor) {
+                Ok(Incoming::Object(envelope)) if de.end().is_ok() => Some(members(&envelope)),
+                _ => None,
+            }
+        };
+        let ctx = Context::new();
+        let ours =
+            request_text(42, "a.B.c", &serde_json::json!({"n": [1, {"s": "\"}"}]}), &ctx).expect("encoded");
+        let plain = [
+            ours.as_str(),
+            r#"{"jsonrpc":"2.0","id":0,"method":"a.B.c","params":{}}"#,
+            r#"{"jsonrpc":"2.0","id":7,"method":"é.ü","params":{"_meta":{}} }"#,
+            r#"{"jsonrpc":"2.0","id":7,"method":"","params":null}"#,
+        ];
+        for text in plain {
+            let envelope = Envelope::plain(text).unwrap_or_else(|| panic!("read plainly: {text}"));
+            assert_eq!(Some(members(&envelope)), generic(text), "{text}");
+        }
+        let other = [
+            r#"{"jsonrpc":"2.0","id":01,"method":"a","params":{}}"#,
+            r#"{"jsonrpc":"2.0","id":-1,"method":"a","params":{}}"#,
+            r#"{"jsonrpc":"2.0","id":1.5,"method":"a","params":{}}"#,
+            r#"{"jsonrpc":"2.0","id":12345678901234567890,"method":"a","params":{}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"a\"b","params":{}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"a","params":{},"id":2}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"a","params":{}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"a","params":{"x":}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"a","params":{} x}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"a","params":{}"#,
+            r#"{"jsonrpc":"2.0", "id":1,"method":"a","params":{}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"a"}"#,
+        ];
+        for text in other {
+            assert!(Envelope::plain(text).is_none(), "{text}");
+            // Whatever it is, it is read as before (or refused as before).
+            let refused = serde_json::from_str::<Value>(text).is_err();
+            assert_eq!(Incoming::parse(text).is_err(), refused, "{text}");
+        }
+    }
+
+    #[test]
     fn a_plain_response_is_split_at_its_result() {
         let id = raw("17");
         assert_eq!(plain_response(&result_text(&id, b"{\"a\":1}")), Some((17, "{\"a\":1}")));
@@ -874,8 +975,20 @@ mod tests {
             let found = meta_in(&params).expect("an object");
             assert_eq!(found.map(RawValue::get), meta, "{text}");
             assert_eq!(meta_scanned(text).expect("an object").map(RawValue::get), meta, "{text}");
-            assert_eq!(meta_at_end(text).is_some(), at_end, "{text}");
+            assert_eq!(meta_at_end::<&RawValue>(text).is_some(), at_end, "{text}");
+            // The Context read in one pass is the one its `_meta` describes.
+            let once = context_in(&params).expect("an object");
+            let twice = context_of_text(found);
+            assert_eq!(once.is_ok(), twice.is_ok(), "{text}");
         }
+        let params =
+            raw(r#"{"n":1,"_meta":{"correlation_id":"c-1","deadline_ms":5000,"metadata":{"k":"v"}}}"#);
+        let ctx = context_in(&params).expect("an object").expect("a valid _meta");
+        assert_eq!((ctx.correlation_id(), ctx.metadata("k")), ("c-1", Some("v")));
+        assert!(ctx.remaining().is_some_and(|left| left <= Duration::from_secs(5)));
+        let bad = raw(r#"{"_meta":{"deadline_ms":0}}"#);
+        assert!(context_in(&bad).expect("an object").is_err());
+        assert!(context_in(&raw("[1]")).is_err());
         assert!(meta_in(&raw("[1]")).is_err());
     }
 
