@@ -757,8 +757,8 @@ const META_TAIL: usize = 1024;
 
 /// `_meta` when it is the object's last member, found without reading the members before it
 /// (a client writes it after the arguments, which may be long): `"_meta":` after `{` or `,`
-/// near the end, then one value (read as a `T`), then the object's closing `}`. `None` when that is not so
-/// (or the value is no `T`).
+/// near the end, then one value (read as a `T`), then the object's closing `}`. `None` when
+/// that is not so, or when the value is no `T`.
 ///
 /// Sound for a valid JSON text only (a `&RawValue`'s): there, a `"` right after `,` or `{`
 /// opens a member name, so `"_meta":` is a member of some object; that its value is followed
