@@ -249,7 +249,7 @@ pub fn context_of(meta: Option<&Value>) -> Result<Context, Status> {
 /// [`context_of`] from the text of `_meta`, read without building a value.
 pub(crate) fn context_of_text(meta: Option<&RawValue>) -> Result<Context, Status> {
     let Some(meta) = meta else { return Ok(Context::from_headers(None, None)) };
-    match is_object(meta).then(|| MetaMembers::parse(meta.get())).and_then(Result::ok) {
+    match is_object(meta).then(|| serde_json::from_str::<MetaMembers<'_>>(meta.get())).and_then(Result::ok) {
         Some(members) => context_of_members(&members),
         None => Err(Status::invalid_fields(vec![Violation {
             field: META.to_owned(),
@@ -330,13 +330,6 @@ impl OfName for MetaMember {
             "metadata" => MetaMember::Metadata,
             _ => MetaMember::Other,
         }
-    }
-}
-
-impl<'a> MetaMembers<'a> {
-    /// Reads an object's text.
-    fn parse(text: &'a str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(text)
     }
 }
 
@@ -739,19 +732,6 @@ pub(crate) fn value_of(raw: &RawValue) -> Value {
     serde_json::from_str(raw.get()).unwrap_or(Value::Null)
 }
 
-/// The `_meta` member of an object (`params`), the other members skipped (of a repeated one,
-/// the last).
-///
-/// # Errors
-/// When the value is not a JSON object.
-#[cfg(test)]
-fn meta_in(params: &RawValue) -> Result<Option<&RawValue>, serde_json::Error> {
-    match meta_at_end::<&RawValue>(params.get()) {
-        Some(meta) => Ok(Some(meta)),
-        None => meta_scanned(params.get()),
-    }
-}
-
 /// How far from the end of `params` [`meta_at_end`] looks for `_meta`.
 const META_TAIL: usize = 1024;
 
@@ -867,6 +847,18 @@ mod tests {
 
     fn raw(text: &str) -> Box<RawValue> {
         RawValue::from_string(text.to_owned()).expect("JSON")
+    }
+
+    /// The `_meta` member of an object (`params`), the other members skipped (of a repeated one,
+    /// the last).
+    ///
+    /// # Errors
+    /// When the value is not a JSON object.
+    fn meta_in(params: &RawValue) -> Result<Option<&RawValue>, serde_json::Error> {
+        match meta_at_end::<&RawValue>(params.get()) {
+            Some(meta) => Ok(Some(meta)),
+            None => meta_scanned(params.get()),
+        }
     }
 
     #[test]
