@@ -38,7 +38,10 @@ async fn raw(url: &str) -> Raw {
 }
 
 /// The next text message, parsed (pings skipped); panics after 5 s.
-async fn next_json(socket: &mut Raw) -> Value {
+async fn next_json<S>(socket: &mut tokio_tungstenite::WebSocketStream<S>) -> Value
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     loop {
         let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
             .await
@@ -520,4 +523,128 @@ async fn the_client_reads_any_layout_of_a_response() {
     assert_eq!(client.slow(4).await.expect_err("a string").code(), Code::Internal);
     assert_eq!(client.slow(6).await.expect_err("an error").code(), Code::Unimplemented);
     server.abort();
+}
+
+/// `host:port` of a `ws://host:port/ws` URL.
+fn authority(url: &str) -> &str {
+    url.trim_start_matches("ws://").split('/').next().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_request_that_is_no_websocket_handshake_gets_a_problem() {
+    let (url, _server) = serve(SocketConfig::default()).await;
+    let http = format!("http://{}/ws", authority(&url));
+    let client = reqwest::Client::new();
+    let handshake = |version: &'static str| {
+        client
+            .get(&http)
+            .header("connection", "keep-alive, Upgrade")
+            .header("upgrade", "WebSocket")
+            .header("sec-websocket-version", version)
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+    };
+    // A plain GET.
+    let plain = client.get(&http).send().await.expect("an answer");
+    assert_eq!(plain.status(), 400);
+    assert_eq!(plain.headers()["content-type"], "application/problem+json");
+    let problem: Value = plain.json().await.expect("a problem document");
+    assert!(problem["detail"].as_str().is_some_and(|d| d.contains("`Connection`")), "{problem}");
+    // Another WebSocket version: 426, naming the one served (RFC 6455 §4.4).
+    let old = handshake("8").send().await.expect("an answer");
+    assert_eq!(old.status(), 426);
+    assert_eq!(old.headers()["sec-websocket-version"], "13");
+    // No key.
+    let keyless = client
+        .get(&http)
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(keyless.status(), 400);
+    let problem: Value = keyless.json().await.expect("a problem document");
+    assert!(problem["detail"].as_str().is_some_and(|d| d.contains("Sec-WebSocket-Key")), "{problem}");
+    // The server still serves WebSockets.
+    let mut socket = raw(&url).await;
+    send(&mut socket, &request(json!(1), "slow", json!({"millis": 1}))).await;
+    assert_eq!(next_json(&mut socket).await["result"], 1);
+}
+
+#[tokio::test]
+async fn a_message_sent_with_the_handshake_is_read() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio_tungstenite::tungstenite::protocol::Role;
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+
+    let (url, _server) = serve(SocketConfig::default()).await;
+    let mut tcp = tokio::net::TcpStream::connect(authority(&url)).await.expect("connected");
+    // The request and a first (masked) message in one write: hyper reads past the handshake,
+    // and what it read must reach the WebSocket.
+    let mut bytes = format!(
+        "GET /ws HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Protocol: {SUBPROTOCOL}\r\n\r\n",
+        authority(&url)
+    )
+    .into_bytes();
+    let call = request(json!(7), "slow", json!({"millis": 2})).to_string();
+    let mut frame = Frame::message(call.into_bytes(), OpCode::Data(Data::Text), true);
+    frame.header_mut().mask = Some([1, 2, 3, 4]);
+    frame.format(&mut bytes).expect("a frame");
+    tcp.write_all(&bytes).await.expect("sent");
+    // The 101, and whatever follows it in the same read.
+    let mut head = Vec::new();
+    let end = loop {
+        let mut buf = [0u8; 1024];
+        let n = tcp.read(&mut buf).await.expect("read");
+        assert!(n > 0, "the server closed: {}", String::from_utf8_lossy(&head));
+        head.extend_from_slice(&buf[..n]);
+        if let Some(at) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    let response = String::from_utf8_lossy(&head[..end]).to_ascii_lowercase();
+    assert!(response.starts_with("http/1.1 101"), "{response}");
+    // RFC 6455's own example key and answer.
+    assert!(response.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="), "{response}");
+    assert!(response.contains(&format!("sec-websocket-protocol: {SUBPROTOCOL}")), "{response}");
+    let mut socket = tokio_tungstenite::WebSocketStream::from_partially_read(
+        tcp,
+        head[end..].to_vec(),
+        Role::Client,
+        None,
+    )
+    .await;
+    let answer = next_json(&mut socket).await;
+    assert_eq!(answer, json!({"jsonrpc": "2.0", "id": 7, "result": 2}));
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_router_serves_websockets_on_a_unix_socket() {
+    let dir = std::env::temp_dir().join(format!("svcgen-ws-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let path = dir.join("socket");
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path).expect("bound");
+    let server = svcgen::socket::SocketServer::new().service(
+        svcgen_tests::fixture_conformance::conformance::ConformanceServer::new(
+            svcgen_tests::conformance::ConformanceImpl::default(),
+        ),
+    );
+    let (router, _closer) = server.router();
+    let serving = tokio::spawn(async move { axum::serve(listener, router).await });
+    // Not a TCP stream: the WebSocket runs over hyper's upgraded connection.
+    let stream = tokio::net::UnixStream::connect(&path).await.expect("connected");
+    let mut handshake = "ws://localhost/ws".into_client_request().expect("a request");
+    handshake.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static(SUBPROTOCOL));
+    let (mut socket, _) = tokio_tungstenite::client_async(handshake, stream).await.expect("upgraded");
+    let call = request(json!(3), "slow", json!({"millis": 4})).to_string();
+    socket.send(Message::Text(call.into())).await.expect("sent");
+    let answer = next_json(&mut socket).await;
+    assert_eq!(answer, json!({"jsonrpc": "2.0", "id": 3, "result": 4}));
+    serving.abort();
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -102,22 +102,8 @@ fn text_refused() -> Step {
     Step::Refuse(close_code::UNSUPPORTED_DATA, FrameError::Malformed("a text message in binary mode"))
 }
 
-/// A server-side message (axum's types).
-fn server_step(message: Result<axum::extract::ws::Message, axum::Error>) -> Step {
-    use axum::extract::ws::Message;
-    match message {
-        Ok(Message::Binary(bytes)) => Step::Frame(bytes),
-        Ok(Message::Text(_)) => text_refused(),
-        Ok(Message::Ping(_) | Message::Pong(_)) => Step::Skip,
-        Ok(Message::Close(_)) => Step::Gone,
-        Err(error) => std::error::Error::source(&error)
-            .and_then(|e| e.downcast_ref::<tungstenite::Error>())
-            .map_or(Step::Gone, refusal),
-    }
-}
-
-/// A client-side message (tungstenite's types).
-fn client_step(message: Result<tungstenite::Message, tungstenite::Error>) -> Step {
+/// What one message is, on either side.
+fn step(message: Result<tungstenite::Message, tungstenite::Error>) -> Step {
     use tungstenite::Message;
     match message {
         Ok(Message::Binary(bytes)) => Step::Frame(bytes),
@@ -145,17 +131,20 @@ where
 }
 
 /// Serves one binary-mode connection until it ends; `stop` as for `rpc::serve_frames`.
-pub(crate) async fn serve(
-    socket: axum::extract::ws::WebSocket,
+pub(crate) async fn serve<S>(
+    socket: tokio_tungstenite::WebSocketStream<S>,
     services: &Services,
     config: &SocketConfig,
     stop: impl Future<Output = bool> + Send,
-) {
-    use axum::extract::ws::{CloseFrame, Message};
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use tungstenite::Message;
+    use tungstenite::protocol::CloseFrame;
     let (sink, stream) = socket.split();
     let (tx, rx) = mpsc::channel(config.send_buffer.max(1));
     let mut writer = tokio::spawn(write_messages(sink, rx, Message::Binary));
-    let mut frames = Messages { stream, max: config.max_message, step: server_step, close: None };
+    let mut frames = Messages { stream, max: config.max_message, step, close: None };
     let ended = serve_frames(&mut frames, tx, services, &rpc_config(config), stop).await;
     let (code, reason) = match ended {
         Ended::Dropped => return writer.abort(),
@@ -171,7 +160,7 @@ pub(crate) async fn serve(
         return writer.abort();
     };
     let Ok(Some(mut sink)) = written else { return };
-    let close = CloseFrame { code, reason: reason.into() };
+    let close = CloseFrame { code: code.into(), reason: reason.into() };
     if sink.send(Message::Close(Some(close))).await.is_err() {
         return;
     }
@@ -230,7 +219,7 @@ pub(crate) async fn connect(url: &str, config: &RpcConfig) -> Result<std::sync::
     )
     .await?;
     let (sink, stream) = socket.split();
-    let frames = Messages { stream, max: config.max_frame, step: client_step, close: None };
+    let frames = Messages { stream, max: config.max_frame, step, close: None };
     let (conn, rx) = Conn::start(frames, config);
     tokio::spawn(async move {
         if let Some(mut sink) = write_messages(sink, rx, tungstenite::Message::Binary).await {

@@ -7,18 +7,21 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use futures_util::{SinkExt as _, StreamExt as _};
+use futures_util::StreamExt as _;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_json::value::RawValue;
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::MaybeTlsStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::local::{Local, Served, serve_request};
+use super::shared::SharedSocket;
 use super::wire::{self, CANCEL, EVENT, Incoming, STREAM_END, STREAM_ERROR, STREAM_ITEM, SUBSCRIBE};
 use super::{SUBPROTOCOL, SocketConfig};
 use crate::context::Context;
@@ -100,23 +103,21 @@ struct Conn {
     /// The writer task's queue: for messages sent from where no one can wait (cancels, pings,
     /// answers to the server's calls) and requests made while the socket is busy.
     tx: mpsc::Sender<Message>,
-    /// The socket's sending half, shared by the writer task and the callers.
-    sink: Arc<tokio::sync::Mutex<futures_util::stream::SplitSink<Socket, Message>>>,
+    /// The socket, written by the callers and the writer task (one at a time), read by a caller
+    /// while it waits for its response (as a plain WebSocket client reads its own), by the
+    /// reader task when no caller is reading.
+    socket: Arc<SharedSocket<MaybeTlsStream<TcpStream>, Reader>>,
     /// The services this client exposes, and the server's calls of them running now.
     local: Local,
     served: Arc<Served>,
     calls: Mutex<Calls>,
     next: AtomicU64,
     open: AtomicBool,
-    /// The socket's receiving half: read by a caller while it waits for its response (as a
-    /// plain WebSocket client reads its own), by the reader task when no caller is reading.
-    reader: Mutex<Reader>,
 }
 
-/// The receiving half and who reads it. Whoever reads a message routes it (`Conn::deliver`), so
-/// a response read by another than its caller goes to the caller through its `oneshot`.
+/// Who reads the socket. Whoever reads a message routes it (`Conn::deliver`), so a response
+/// read by another than its caller goes to the caller through its `oneshot`.
 struct Reader {
-    stream: futures_util::stream::SplitStream<Socket>,
     /// The reader task's waker: a caller that stops reading leaves the socket armed with it,
     /// so messages that come while no caller waits are read by the task.
     task: Option<Waker>,
@@ -147,10 +148,6 @@ impl Conn {
         self.calls.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn reader(&self) -> MutexGuard<'_, Reader> {
-        self.reader.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Reads and routes every message that has arrived, `cx` to be woken for the next one.
     /// `Ready(Some(outcome))` when the response to call `mine` was read (it is not routed);
     /// `Ready(None)` when the connection ended (every call in flight failed with the reason).
@@ -164,13 +161,14 @@ impl Conn {
         cx: &mut std::task::Context<'_>,
         mut mine: Option<Mine<'_>>,
     ) -> Poll<Option<Result<Answer, Status>>> {
-        let mut reader = self.reader();
+        // Held while a message is routed, so that messages are routed in the order they came.
+        let mut socket = self.socket.lock();
         loop {
             if !self.open.load(Ordering::Acquire) {
                 return Poll::Ready(None);
             }
-            let Poll::Ready(message) = reader.stream.poll_next_unpin(cx) else { return Poll::Pending };
-            reader.heard = tokio::time::Instant::now();
+            let Poll::Ready(message) = socket.poll_next(cx) else { return Poll::Pending };
+            socket.extra.heard = tokio::time::Instant::now();
             let why = match message {
                 Some(Ok(Message::Text(text))) => {
                     if let Some((n, decode)) = mine.as_mut()
@@ -195,7 +193,7 @@ impl Conn {
             };
             self.close(&Status::unavailable(why));
             // The reader task ends when it sees the connection closed.
-            if let Some(task) = &reader.task {
+            if let Some(task) = &socket.extra.task {
                 task.wake_by_ref();
             }
             return Poll::Ready(None);
@@ -206,7 +204,7 @@ impl Conn {
     /// what came meanwhile), so that task reads what comes while no caller waits, without
     /// being woken for every call.
     fn rearm(&self) {
-        let Some(task) = self.reader().task.clone() else { return };
+        let Some(task) = self.socket.lock().extra.task.clone() else { return };
         let _ = self.read(&mut std::task::Context::from_waker(&task), None);
     }
 
@@ -657,9 +655,9 @@ impl SocketClient {
         // Written by the caller itself when the socket is free (no task hop, as a plain
         // WebSocket client would); through the writer task when another write is under way.
         let message = Message::Text(text.into());
-        let sent = match conn.sink.try_lock() {
-            Ok(mut sink) => sink.send(message).await.is_ok(),
-            Err(_) => conn.tx.send(message).await.is_ok(),
+        let sent = match conn.socket.try_turn() {
+            Some(mut turn) => turn.send(message).await.is_ok(),
+            None => conn.tx.send(message).await.is_ok(),
         };
         if !sent {
             conn.calls().pending.remove(&n);
@@ -679,27 +677,25 @@ impl SocketClient {
         let socket =
             open_socket(url, SUBPROTOCOL, config.max_message, config.read_buffer, config.connect_timeout)
                 .await?;
-        let (sink, stream) = socket.split();
-        let sink = Arc::new(tokio::sync::Mutex::new(sink));
-        let reader = Reader { stream, task: None, heard: tokio::time::Instant::now() };
+        let reader = Reader { task: None, heard: tokio::time::Instant::now() };
+        let socket = Arc::new(SharedSocket::new(socket, reader));
         let (tx, mut rx) = mpsc::channel::<Message>(1024);
         let conn = Arc::new(Conn {
             tx,
-            sink: sink.clone(),
+            socket: socket.clone(),
             local: self.inner.local.clone(),
             served: Arc::new(Served::new(config.max_in_flight)),
             calls: Mutex::default(),
             next: AtomicU64::new(1),
             open: AtomicBool::new(true),
-            reader: Mutex::new(reader),
         });
         tokio::spawn(async move {
             while let Some(message) = rx.recv().await {
-                if sink.lock().await.send(message).await.is_err() {
+                if socket.turn().await.send(message).await.is_err() {
                     return;
                 }
             }
-            let _ = sink.lock().await.close().await;
+            let _ = socket.turn().await.close().await;
         });
         tokio::spawn(read_messages(Arc::downgrade(&conn), config.keepalive));
         Ok(conn)
@@ -737,8 +733,7 @@ pub(super) async fn open_socket(
 }
 
 /// A client's WebSocket.
-pub(super) type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub(super) type Socket = tokio_tungstenite::WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 fn deadline() -> Status {
     Status::deadline_exceeded("the deadline passed while waiting for the server")
@@ -761,9 +756,9 @@ async fn read_messages(conn: Weak<Conn>, keepalive: Duration) {
     let read = std::future::poll_fn(|cx| {
         let Some(c) = conn.upgrade() else { return Poll::Ready(()) };
         {
-            let mut reader = c.reader();
-            if !reader.task.as_ref().is_some_and(|task| task.will_wake(cx.waker())) {
-                reader.task = Some(cx.waker().clone());
+            let mut socket = c.socket.lock();
+            if !socket.extra.task.as_ref().is_some_and(|task| task.will_wake(cx.waker())) {
+                socket.extra.task = Some(cx.waker().clone());
             }
         }
         c.read(cx, None).map(drop)
@@ -775,7 +770,7 @@ async fn read_messages(conn: Weak<Conn>, keepalive: Duration) {
             () = &mut read => return,
             () = &mut idle => {
                 let Some(c) = conn.upgrade() else { return };
-                let heard = c.reader().heard;
+                let heard = c.socket.lock().extra.heard;
                 let now = tokio::time::Instant::now();
                 if now >= heard + keepalive * 3 {
                     c.close(&Status::unavailable("the server stopped answering"));

@@ -18,6 +18,7 @@ mod local;
 mod outbox;
 mod peer;
 mod server;
+mod shared;
 pub mod wire;
 
 use std::time::Duration;

@@ -8,18 +8,23 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Poll;
 
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures_util::stream::SplitSink;
-use futures_util::{SinkExt as _, StreamExt as _};
+use futures_util::StreamExt as _;
+use hyper_util::rt::TokioIo;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tokio::sync::{Notify, Semaphore, oneshot, watch};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tracing::Instrument as _;
 
 use super::outbox::{Kind, Out, Outbox};
+use super::shared::SharedSocket;
 use super::wire::{self, CANCEL, Envelope, INVALID_REQUEST, Incoming, PARSE_ERROR, SUBSCRIBE};
 use super::{
     BINARY_SUBPROTOCOL, SUBPROTOCOL, SUBPROTOCOLS, SlowReceiver, SocketConfig, SocketPeer, close_code,
@@ -239,26 +244,67 @@ pub(crate) async fn serve_router(
     served
 }
 
-async fn upgrade(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {
-    let offered = ws.requested_protocols().next().is_some();
-    let max = shared.config.max_message;
+/// An upgraded connection: the accepted TCP stream itself when hyper gives it back (nothing
+/// between the WebSocket and the socket), hyper's upgraded connection otherwise (a listener of
+/// another kind, or a server other than `axum::serve`).
+type Io = tokio_util::either::Either<tokio::net::TcpStream, TokioIo<hyper::upgrade::Upgraded>>;
+
+/// A server-side WebSocket.
+type Ws = WebSocketStream<Io>;
+
+/// The WebSocket opening handshake (RFC 6455 §4.2) on HTTP/1.1: answered with `101 Switching
+/// Protocols`, the connection then served as a WebSocket by a task of its own.
+async fn upgrade(State(shared): State<Arc<Shared>>, request: axum::extract::Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let headers = &parts.headers;
+    let refuse = |message: &str| {
+        let status = Status::invalid_argument(format!("not a WebSocket handshake: {message}"));
+        problem(StatusCode::BAD_REQUEST, &status)
+    };
+    if parts.version != Version::HTTP_11 {
+        return refuse("a WebSocket is opened over HTTP/1.1");
+    }
+    if !has_token(headers, header::CONNECTION, "upgrade") {
+        return refuse("`Connection` must include `upgrade`");
+    }
+    if !has_token(headers, header::UPGRADE, "websocket") {
+        return refuse("`Upgrade` must be `websocket`");
+    }
+    if headers.get(header::SEC_WEBSOCKET_VERSION).is_none_or(|v| v.as_bytes() != b"13") {
+        let status = Status::invalid_argument("this server speaks WebSocket version 13 only");
+        let mut response = problem(StatusCode::UPGRADE_REQUIRED, &status);
+        response.headers_mut().insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        return response;
+    }
+    let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
+        return refuse("`Sec-WebSocket-Key` is missing");
+    };
+    let accept = derive_accept_key(key.as_bytes());
     // The server's order of preference decides when both are offered.
-    let ws = ws
-        .protocols(SUBPROTOCOLS)
-        .max_message_size(max)
-        .max_frame_size(max)
-        .read_buffer_size(shared.config.read_buffer);
-    let binary = ws.selected_protocol().is_some_and(|p| p.as_bytes() == BINARY_SUBPROTOCOL.as_bytes());
-    if offered && ws.selected_protocol().is_none() {
+    let offered: Vec<&str> = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    let selected = SUBPROTOCOLS.into_iter().find(|p| offered.contains(p));
+    if !offered.is_empty() && selected.is_none() {
         let status = Status::invalid_argument(format!(
             "no subprotocol offered in Sec-WebSocket-Protocol is served here; \
              this server speaks `{SUBPROTOCOL}` and `{BINARY_SUBPROTOCOL}`"
         ));
-        let body = serde_json::to_vec(&status.to_problem(None)).unwrap_or_default();
-        return (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, crate::rest::PROBLEM_JSON)], body)
-            .into_response();
+        return problem(StatusCode::BAD_REQUEST, &status);
     }
-    ws.on_upgrade(move |socket| async move {
+    let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
+        let status = Status::invalid_argument("this connection cannot be upgraded to a WebSocket");
+        return problem(StatusCode::UPGRADE_REQUIRED, &status);
+    };
+    let binary = selected == Some(BINARY_SUBPROTOCOL);
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else { return };
+        let socket = websocket(upgraded, &shared.config).await;
         shared.live.count.fetch_add(1, Ordering::AcqRel);
         let _live = LiveGuard(shared.live.clone());
         if binary {
@@ -269,7 +315,53 @@ async fn upgrade(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Res
         } else {
             serve_socket(socket, shared).await;
         }
-    })
+    });
+    let mut response = Response::new(axum::body::Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(accept) = HeaderValue::from_str(&accept) {
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    if let Some(protocol) = selected {
+        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(protocol));
+    }
+    response
+}
+
+/// A problem document (RFC 9457) answering a handshake.
+fn problem(code: StatusCode, status: &Status) -> Response {
+    let body = serde_json::to_vec(&status.to_problem(None)).unwrap_or_default();
+    (code, [(header::CONTENT_TYPE, crate::rest::PROBLEM_JSON)], body).into_response()
+}
+
+/// Whether a header's comma-separated values include `token` (in any case).
+fn has_token(headers: &axum::http::HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+/// The WebSocket over an upgraded connection: over the TCP stream itself when it is one that
+/// `axum::serve` accepted (the bytes hyper read past the handshake first).
+async fn websocket(upgraded: hyper::upgrade::Upgraded, config: &SocketConfig) -> Ws {
+    let mut ws_config = WebSocketConfig::default().read_buffer_size(config.read_buffer);
+    ws_config.max_message_size = Some(config.max_message);
+    ws_config.max_frame_size = Some(config.max_message);
+    let (io, read) =
+        match hyper_util::server::conn::auto::upgrade::downcast::<TokioIo<tokio::net::TcpStream>>(upgraded) {
+            Ok(parts) => (Io::Left(parts.io.into_inner()), parts.read_buf),
+            Err(upgraded) => (Io::Right(TokioIo::new(upgraded)), Bytes::new()),
+        };
+    if read.is_empty() {
+        WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await
+    } else {
+        WebSocketStream::from_partially_read(io, read.to_vec(), Role::Server, Some(ws_config)).await
+    }
 }
 
 /// Why a connection's read loop ended.
@@ -345,20 +437,20 @@ impl Conn {
     }
 }
 
-/// The connection's sending half, shared by its writer task (which sends what the outbox queues)
-/// and its reader (which writes a reply ready at once itself when nothing is queued before it,
-/// saving a task and a wake-up).
-type Sink = Arc<tokio::sync::Mutex<SplitSink<WebSocket, Message>>>;
+/// The connection's WebSocket, shared by its reader (which also writes a reply ready at once
+/// itself when nothing is queued before it, saving a task and a wake-up) and its writer task
+/// (which sends what the outbox queues).
+type Socket = SharedSocket<Io>;
 
 /// Sends a reply of the reader: written now when nothing is queued and the writer is idle
 /// (`inline`), queued otherwise. Replies to different requests may go in any order.
-async fn reply(conn: &Conn, inline: Option<&Sink>, text: String) {
-    if let Some(sink) = inline
+async fn reply(conn: &Conn, inline: Option<&Socket>, text: String) {
+    if let Some(socket) = inline
         && conn.outbox.is_idle()
-        && let Ok(mut sink) = sink.try_lock()
+        && let Some(mut turn) = socket.try_turn()
     {
         // A failed write is the end of the connection, which the reader sees next.
-        let _ = sink.send(Message::Text(text.into())).await;
+        let _ = turn.send(Message::Text(text.into())).await;
         return;
     }
     let _ = conn.outbox.push(text, Kind::Response).await;
@@ -378,30 +470,30 @@ impl Drop for CancelRemaining {
     }
 }
 
-async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
+async fn serve_socket(ws: Ws, shared: Arc<Shared>) {
     let config = shared.config.clone();
-    let (sink, mut stream) = socket.split();
-    let sink: Sink = Arc::new(tokio::sync::Mutex::new(sink));
+    let socket = Arc::new(Socket::new(ws, ()));
     let outbox = Arc::new(Outbox::new(config.send_buffer, config.slow_receiver));
     let writer = tokio::spawn({
         let outbox = outbox.clone();
-        let sink = sink.clone();
+        let socket = socket.clone();
         async move {
             while let Some(out) = outbox.next().await {
                 let (message, last) = match out {
                     Out::Text(text) => (Message::Text(text.into()), false),
                     Out::Ping => (Message::Ping(bytes::Bytes::new()), false),
                     Out::Close(code, reason) => {
-                        (Message::Close(Some(CloseFrame { code, reason: reason.into() })), true)
+                        let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
+                        (Message::Close(Some(frame)), true)
                     }
                 };
-                let mut sink = sink.lock().await;
-                let sent = sink.send(message).await;
+                let mut turn = socket.turn().await;
+                let sent = turn.send(message).await;
                 if last {
                     if sent.is_err() {
                         // The peer closed first: what goes is the answer to its close frame,
                         // which the WebSocket queued itself and a flush sends.
-                        let _ = sink.flush().await;
+                        let _ = turn.flush().await;
                     }
                     break;
                 }
@@ -415,7 +507,7 @@ async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
     });
     // The reader writes its own replies only where waiting for the socket is the policy anyway
     // (under `Disconnect` a full send buffer must be seen, so every reply is queued).
-    let inline = (config.slow_receiver != SlowReceiver::Disconnect).then_some(&sink);
+    let inline = (config.slow_receiver != SlowReceiver::Disconnect).then_some(&*socket);
     let conn = Arc::new(Conn {
         services: shared.services.clone(),
         config: config.clone(),
@@ -449,7 +541,7 @@ async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
             } else {
                 Exit::Kill
             },
-            message = stream.next() => {
+            message = std::future::poll_fn(|cx| socket.lock().poll_next(cx)) => {
                 heard = tokio::time::Instant::now();
                 match message {
                     None => break Exit::Gone,
@@ -472,7 +564,7 @@ async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
                         format!("binary messages are not accepted: `{SUBPROTOCOL}` is JSON text; \
                                  binary mode is `{BINARY_SUBPROTOCOL}`"),
                     ),
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
                 }
             }
             () = &mut idle => {
@@ -515,7 +607,7 @@ async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
             // The peer's close frame completes the handshake; a short wait for it.
             let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
-                while let Some(Ok(_)) = stream.next().await {}
+                while let Some(Ok(_)) = std::future::poll_fn(|cx| socket.lock().poll_next(cx)).await {}
             })
             .await;
         }
@@ -523,22 +615,20 @@ async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
 }
 
 /// What a read error means for the connection.
-fn exit_of(error: &axum::Error, max: usize) -> Exit {
-    use tokio_tungstenite::tungstenite::Error as WsError;
-    let inner = std::error::Error::source(error).and_then(|e| e.downcast_ref::<WsError>());
-    match inner {
-        Some(WsError::Capacity(_)) => {
+fn exit_of(error: &WsError, max: usize) -> Exit {
+    match error {
+        WsError::Capacity(_) => {
             Exit::Close(close_code::MESSAGE_TOO_BIG, format!("a message is larger than {max} bytes"))
         }
-        Some(WsError::Protocol(e)) => Exit::Close(close_code::PROTOCOL_ERROR, e.to_string()),
-        Some(WsError::Utf8(_)) => Exit::Close(close_code::PROTOCOL_ERROR, "a text frame is not UTF-8".into()),
+        WsError::Protocol(e) => Exit::Close(close_code::PROTOCOL_ERROR, e.to_string()),
+        WsError::Utf8(_) => Exit::Close(close_code::PROTOCOL_ERROR, "a text frame is not UTF-8".into()),
         _ => Exit::Gone,
     }
 }
 
 /// Handles one text message: a request, a notification, or a batch. Nothing is decoded but the
 /// JSON-RPC members; the arguments are decoded from their text by the method's own code.
-async fn handle_text(conn: &Arc<Conn>, inline: Option<&Sink>, text: Utf8Bytes) {
+async fn handle_text(conn: &Arc<Conn>, inline: Option<&Socket>, text: Utf8Bytes) {
     let incoming = match Incoming::parse(text.as_str()) {
         Ok(incoming) => incoming,
         Err(e) => {
@@ -566,7 +656,7 @@ fn not_json(e: &serde_json::Error) -> String {
     wire::error_text(RawValue::NULL, &wire::plain_error(PARSE_ERROR, &format!("parse error: {e}")))
 }
 
-async fn handle_batch(conn: &Arc<Conn>, inline: Option<&Sink>, message: &Bytes, items: &[&RawValue]) {
+async fn handle_batch(conn: &Arc<Conn>, inline: Option<&Socket>, message: &Bytes, items: &[&RawValue]) {
     let refuse =
         |message: &str| wire::error_text(RawValue::NULL, &wire::plain_error(INVALID_REQUEST, message));
     if items.is_empty() {

@@ -1,0 +1,146 @@
+//! One WebSocket shared by the tasks of a connection, behind one lock: the task that reads it,
+//! and the tasks that write to it one at a time (the holder of the write [`Turn`]).
+//!
+//! `futures`' `split` would lock twice per message (its `BiLock`, and a mutex around the sink so
+//! that a message is written whole); here a read and a write are one short lock each, never held
+//! across an await. Reading and writing register different wakers with tokio-tungstenite, so a
+//! reader waiting for a message and a writer waiting for the socket to drain do not disturb
+//! each other; only the holder of the turn ever waits to write, so no write wake-up is lost.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+use futures_util::{Sink as _, Stream as _};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::{Error, Message};
+
+/// A WebSocket and `X`, what its reader keeps beside it (under the same lock).
+pub(super) struct SharedSocket<S, X = ()> {
+    state: Mutex<State<S, X>>,
+}
+
+/// What the lock guards.
+pub(super) struct State<S, X> {
+    ws: WebSocketStream<S>,
+    /// Whether a [`Turn`] is held.
+    writing: bool,
+    /// The task waiting for the turn.
+    waiting: Option<Waker>,
+    /// The reader's own state.
+    pub(super) extra: X,
+}
+
+impl<S, X> State<S, X>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    /// The next message, `cx` to be woken when one comes.
+    pub(super) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        std::pin::Pin::new(&mut self.ws).poll_next(cx)
+    }
+}
+
+impl<S, X> SharedSocket<S, X>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    pub(super) fn new(ws: WebSocketStream<S>, extra: X) -> Self {
+        Self { state: Mutex::new(State { ws, writing: false, waiting: None, extra }) }
+    }
+
+    /// The socket, locked (for a read, or the reader's state); never held across an await.
+    pub(super) fn lock(&self) -> MutexGuard<'_, State<S, X>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The write turn if no one holds it, without waiting.
+    pub(super) fn try_turn(&self) -> Option<Turn<'_, S, X>> {
+        let mut state = self.lock();
+        if state.writing {
+            return None;
+        }
+        state.writing = true;
+        Some(Turn(self))
+    }
+
+    /// The write turn, when its holder gives it back. One task at a time waits for it (the
+    /// connection's writer task); the others take it only when it is free ([`Self::try_turn`]).
+    pub(super) async fn turn(&self) -> Turn<'_, S, X> {
+        std::future::poll_fn(|cx| {
+            let mut state = self.lock();
+            if state.writing {
+                if !state.waiting.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    // Another waiter (there should be none) is woken to take its chance again.
+                    if let Some(other) = state.waiting.replace(cx.waker().clone()) {
+                        other.wake();
+                    }
+                }
+                return Poll::Pending;
+            }
+            state.writing = true;
+            Poll::Ready(())
+        })
+        .await;
+        Turn(self)
+    }
+}
+
+/// The right to write to a [`SharedSocket`]: a message is written whole by one task. Given back
+/// when dropped.
+pub(super) struct Turn<'a, S, X>(&'a SharedSocket<S, X>)
+where
+    S: AsyncRead + AsyncWrite + Unpin;
+
+impl<S, X> Turn<'_, S, X>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    /// Sends `message` and flushes it.
+    pub(super) async fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.feed(message).await?;
+        self.flush().await
+    }
+
+    /// Queues `message` in the WebSocket's write buffer (written once it is full, or flushed).
+    pub(super) async fn feed(&mut self, message: Message) -> Result<(), Error> {
+        let mut message = Some(message);
+        std::future::poll_fn(|cx| {
+            let mut state = self.0.lock();
+            let ws = std::pin::Pin::new(&mut state.ws);
+            match ws.poll_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                other => return other,
+            }
+            let Some(message) = message.take() else { return Poll::Ready(Ok(())) };
+            Poll::Ready(std::pin::Pin::new(&mut state.ws).start_send(message))
+        })
+        .await
+    }
+
+    /// Writes what is buffered.
+    pub(super) async fn flush(&mut self) -> Result<(), Error> {
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut self.0.lock().ws).poll_flush(cx)).await
+    }
+
+    /// Sends a close frame (or completes the close handshake the peer began) and flushes.
+    pub(super) async fn close(&mut self) -> Result<(), Error> {
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut self.0.lock().ws).poll_close(cx)).await
+    }
+}
+
+impl<S, X> Drop for Turn<'_, S, X>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    fn drop(&mut self) {
+        let waiting = {
+            let mut state = self.0.lock();
+            state.writing = false;
+            state.waiting.take()
+        };
+        if let Some(waiting) = waiting {
+            waiting.wake();
+        }
+    }
+}
