@@ -553,6 +553,8 @@ async fn a_request_that_is_no_websocket_handshake_gets_a_problem() {
     let old = handshake("8").send().await.expect("an answer");
     assert_eq!(old.status(), 426);
     assert_eq!(old.headers()["sec-websocket-version"], "13");
+    let problem: Value = old.json().await.expect("a problem document");
+    assert_eq!(problem["status"], 426, "the document says the response's status: {problem}");
     // No key.
     let keyless = client
         .get(&http)

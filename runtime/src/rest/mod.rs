@@ -7,8 +7,8 @@ mod client;
 mod server;
 
 pub use client::RestClient;
-pub(crate) use server::no_delay;
 pub use server::{DEFAULT_BODY_LIMIT, RestServer};
+pub(crate) use server::{no_delay, problem_as};
 
 /// The header carrying the correlation id (both ways).
 pub const CORRELATION_ID: &str = "x-correlation-id";

@@ -441,8 +441,14 @@ async fn guarded<T>(work: impl std::future::Future<Output = Result<T, Status>>) 
 
 fn problem_response(status: &Status, correlation_id: &str) -> Response {
     let problem = status.to_problem(Some(correlation_id));
-    let body = serde_json::to_vec(&problem).unwrap_or_default();
     let code = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    problem_as(code, problem)
+}
+
+/// A problem document (RFC 9457) answered with the HTTP status `code` (which its `status` says).
+pub(crate) fn problem_as(code: StatusCode, problem: crate::status::Problem) -> Response {
+    let problem = crate::status::Problem { status: code.as_u16(), ..problem };
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
     (code, [(header::CONTENT_TYPE, PROBLEM_JSON)], body).into_response()
 }
 
@@ -450,10 +456,7 @@ fn no_route(request: &Request) -> Response {
     let ctx = context_from_headers(request.headers());
     // HTTP says 404; the call model says the server has no such method.
     let status = Status::unimplemented(format!("no route for {} {}", request.method(), request.uri().path()));
-    let problem = status.to_problem(Some(ctx.correlation_id()));
-    let problem = crate::status::Problem { status: 404, ..problem };
-    let body = serde_json::to_vec(&problem).unwrap_or_default();
-    let mut response = (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, PROBLEM_JSON)], body).into_response();
+    let mut response = problem_as(StatusCode::NOT_FOUND, status.to_problem(Some(ctx.correlation_id())));
     if let Ok(value) = HeaderValue::from_str(ctx.correlation_id()) {
         response.headers_mut().insert(CORRELATION_ID, value);
     }
@@ -472,9 +475,7 @@ fn method_not_allowed(request: &Request, allow: &str) -> Response {
         error: None,
         violations: Vec::new(),
     };
-    let body = serde_json::to_vec(&problem).unwrap_or_default();
-    let mut response =
-        (StatusCode::METHOD_NOT_ALLOWED, [(header::CONTENT_TYPE, PROBLEM_JSON)], body).into_response();
+    let mut response = problem_as(StatusCode::METHOD_NOT_ALLOWED, problem);
     if let Ok(value) = HeaderValue::from_str(allow) {
         response.headers_mut().insert(header::ALLOW, value);
     }

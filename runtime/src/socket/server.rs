@@ -9,7 +9,7 @@ use std::task::Poll;
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, Version, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 use hyper_util::rt::TokioIo;
@@ -332,8 +332,7 @@ async fn upgrade(State(shared): State<Arc<Shared>>, request: axum::extract::Requ
 
 /// A problem document (RFC 9457) answering a handshake.
 fn problem(code: StatusCode, status: &Status) -> Response {
-    let body = serde_json::to_vec(&status.to_problem(None)).unwrap_or_default();
-    (code, [(header::CONTENT_TYPE, crate::rest::PROBLEM_JSON)], body).into_response()
+    crate::rest::problem_as(code, status.to_problem(None))
 }
 
 /// Whether a header's comma-separated values include `token` (in any case).

@@ -103,7 +103,7 @@ where
     }
 
     /// Queues `message` in the WebSocket's write buffer (written once it is full, or flushed).
-    pub(super) async fn feed(&mut self, message: Message) -> Result<(), Error> {
+    async fn feed(&mut self, message: Message) -> Result<(), Error> {
         let mut message = Some(message);
         std::future::poll_fn(|cx| {
             let mut state = self.0.lock();
