@@ -208,6 +208,15 @@ pub trait Dispatch: Send + Sync + 'static {
         let _ = (method, payload);
         Ok(())
     }
+
+    /// Whether the future `dispatch` returns for a unary or empty method reads the whole
+    /// payload when it is first polled, before it does or waits for anything else, and ends
+    /// then with an error when a JSON payload is not one JSON value. A transport may then leave
+    /// that check to it (the socket binding does, for requests laid out as its client writes
+    /// them). Generated servers do (they decode every argument first); `false` otherwise.
+    fn reads_whole_payload(&self) -> bool {
+        false
+    }
 }
 
 /// Polls `future` once, here: a future that finishes at once is done without a task of its

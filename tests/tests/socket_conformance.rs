@@ -467,6 +467,33 @@ async fn hostile_json_shapes_are_answered_not_fatal() {
         (r#"{"jsonrpc":"2.0","id":1,"method":"..."}"#.to_owned(), -32601),
         (r#"{"jsonrpc":"2.0","id":1,"method":"svcgen.subscribe","params":{"event":3}}"#.to_owned(), -32602),
         ("\u{0}".to_owned(), -32700),
+        // Laid out as our client writes a request, whose `params` the server leaves to the
+        // method's decoder: not JSON is still a parse error, whatever else is wrong.
+        (format!(r#"{{"jsonrpc":"2.0","id":1,{get},"params":{{"name":}}}}"#), -32700),
+        (format!(r#"{{"jsonrpc":"2.0","id":1,{get},"params":{{"name":"a"}} x}}"#), -32700),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"conformance.Conformance.nope","params":{"x":}}"#.to_owned(),
+            -32700,
+        ),
+        (
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,{get},"params":{{"name":"a","_meta":{{"deadline_ms":0}}}} x}}"#
+            ),
+            -32700,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"conformance.Conformance.count","params":{"up_to":}}"#
+                .to_owned(),
+            -32700,
+        ),
+        (r#"{"jsonrpc":"2.0","id":1,"method":"svcgen.cancel","params":{"id":}}"#.to_owned(), -32700),
+        (format!(r#"{{"jsonrpc":"2.0","id":1,{get},"params":{{"name":5}}}}"#), -32602),
+        (
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,{get},"params":{{"name":"a","_meta":{{"deadline_ms":0}}}}}}"#
+            ),
+            -32602,
+        ),
     ];
     for (text, code) in hostile {
         socket.send(Message::Text(text.clone().into())).await.expect("sent");
@@ -476,6 +503,11 @@ async fn hostile_json_shapes_are_answered_not_fatal() {
     let (sent, received) = (request(json!(2), "slow", json!({"millis": 1})), json!(1));
     send(&mut socket, &sent).await;
     assert_eq!(next_json(&mut socket).await["result"], received);
+    // That layout with members after `params` is JSON all the same (the last `id` counts).
+    let more =
+        r#"{"jsonrpc":"2.0","id":3,"method":"conformance.Conformance.slow","params":{"millis":1},"id":4}"#;
+    socket.send(Message::Text(more.into())).await.expect("sent");
+    assert_eq!(next_json(&mut socket).await, json!({"jsonrpc": "2.0", "id": 4, "result": 1}));
 }
 
 /// The client reads a response whatever its layout: one written as our server writes it is

@@ -332,6 +332,9 @@ impl Gen<'_> {
                     &__svcgen::#descriptor
                 }
                 #check
+                fn reads_whole_payload(&self) -> bool {
+                    true
+                }
                 fn dispatch(
                     &self,
                     method: &str,

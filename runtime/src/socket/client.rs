@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::local::{Local, Served, serve_request};
-use super::shared::SharedSocket;
+use super::shared::{Heard, SharedSocket};
 use super::wire::{self, CANCEL, EVENT, Incoming, STREAM_END, STREAM_ERROR, STREAM_ITEM, SUBSCRIBE};
 use super::{SUBPROTOCOL, SocketConfig};
 use crate::context::Context;
@@ -122,7 +122,7 @@ struct Reader {
     /// so messages that come while no caller waits are read by the task.
     task: Option<Waker>,
     /// When the server was last heard from.
-    heard: tokio::time::Instant,
+    heard: Heard,
 }
 
 impl std::fmt::Debug for Conn {
@@ -168,7 +168,7 @@ impl Conn {
                 return Poll::Ready(None);
             }
             let Poll::Ready(message) = socket.poll_next(cx) else { return Poll::Pending };
-            socket.extra.heard = tokio::time::Instant::now();
+            socket.extra.heard.message();
             let why = match message {
                 Some(Ok(Message::Text(text))) => {
                     if let Some((n, decode)) = mine.as_mut()
@@ -222,7 +222,7 @@ impl Conn {
             return None;
         };
         if let Some(method) = envelope.method.and_then(wire::raw_str) {
-            let params = envelope.params.map_or(Value::Null, wire::value_of);
+            let params = envelope.params.and_then(|p| serde_json::from_str(p).ok()).unwrap_or(Value::Null);
             let sub = params.get("subscription").and_then(Value::as_str).unwrap_or_default();
             match &*method {
                 STREAM_ITEM | EVENT => {
@@ -677,7 +677,7 @@ impl SocketClient {
         let socket =
             open_socket(url, SUBPROTOCOL, config.max_message, config.read_buffer, config.connect_timeout)
                 .await?;
-        let reader = Reader { task: None, heard: tokio::time::Instant::now() };
+        let reader = Reader { task: None, heard: Heard::new(tokio::time::Instant::now()) };
         let socket = Arc::new(SharedSocket::new(socket, reader));
         let (tx, mut rx) = mpsc::channel::<Message>(1024);
         let conn = Arc::new(Conn {
@@ -770,8 +770,8 @@ async fn read_messages(conn: Weak<Conn>, keepalive: Duration) {
             () = &mut read => return,
             () = &mut idle => {
                 let Some(c) = conn.upgrade() else { return };
-                let heard = c.socket.lock().extra.heard;
                 let now = tokio::time::Instant::now();
+                let heard = c.socket.lock().extra.heard.as_of(now);
                 if now >= heard + keepalive * 3 {
                     c.close(&Status::unavailable("the server stopped answering"));
                     return;

@@ -73,7 +73,8 @@ pub struct SocketConfig {
     pub send_buffer: usize,
     /// The policy for a peer that does not read fast enough.
     pub slow_receiver: SlowReceiver,
-    /// A silent connection is pinged after this, and closed after three times it (default 20 s).
+    /// How often a connection is looked at (default 20 s): one silent since the last look is
+    /// pinged, one silent for three looks in a row is closed (so after three to four times it).
     pub keepalive: Duration,
     /// How long a stopping server lets calls in flight finish before its close frame (default 10 s).
     pub drain: Duration,

@@ -184,9 +184,14 @@ impl Outbox {
         self.ready.notify_one();
     }
 
+    /// Whether [`Outbox::kill`] was called.
+    pub(crate) fn is_dead(&self) -> bool {
+        self.dead.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Completes when [`Outbox::kill`] was called.
     pub(crate) async fn killed(&self) {
-        if self.dead.load(std::sync::atomic::Ordering::Acquire) {
+        if self.is_dead() {
             return;
         }
         self.killed.notified().await;
@@ -197,7 +202,7 @@ impl Outbox {
         loop {
             {
                 let mut state = self.lock();
-                if self.dead.load(std::sync::atomic::Ordering::Acquire) {
+                if self.is_dead() {
                     return None;
                 }
                 if let Some(entry) = state.queue.pop_front() {

@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tracing::Instrument as _;
 
 use super::outbox::{Kind, Out, Outbox};
-use super::shared::SharedSocket;
+use super::shared::{Heard, SharedSocket};
 use super::wire::{self, CANCEL, Envelope, INVALID_REQUEST, Incoming, PARSE_ERROR, SUBSCRIBE};
 use super::{
     BINARY_SUBPROTOCOL, SUBPROTOCOL, SUBPROTOCOLS, SlowReceiver, SocketConfig, SocketPeer, close_code,
@@ -522,53 +522,47 @@ async fn serve_socket(ws: Ws, shared: Arc<Shared>) {
         on_connect(conn.peer.clone());
     }
     let mut stop = shared.stop.clone();
+    let stop_seen = shared.stop.clone();
     // `true`: close gracefully; `false`: the server was dropped, and its connections with it.
     let stopped = async move { stop.wait_for(|s| *s).await.is_ok() };
     tokio::pin!(stopped);
     // Made once, not per message (each would register with the outbox and leave again).
     let killed = outbox.killed();
     tokio::pin!(killed);
-    let mut heard = tokio::time::Instant::now();
+    let mut heard = Heard::new(tokio::time::Instant::now());
     let idle = tokio::time::sleep(config.keepalive);
     tokio::pin!(idle);
+    // `killed`, `stopped` and `idle` are polled on the first turn, which registers them to wake
+    // this task, and then only when they may be ready: polling all three for every message costs
+    // more than reading a small one does.
+    let (mut armed, mut idle_armed) = (false, false);
     let exit = loop {
-        tokio::select! {
-            biased;
-            () = &mut killed => break Exit::Kill,
-            graceful = &mut stopped => break if graceful {
-                Exit::Close(close_code::GOING_AWAY, "the server is shutting down".into())
-            } else {
-                Exit::Kill
-            },
-            message = std::future::poll_fn(|cx| socket.lock().poll_next(cx)) => {
-                heard = tokio::time::Instant::now();
-                match message {
-                    None => break Exit::Gone,
-                    Some(Ok(Message::Close(_))) => break Exit::Closed,
-                    Some(Err(error)) => break exit_of(&error, config.max_message),
-                    Some(Ok(Message::Text(text))) => {
-                        // An answer waits for room in the send buffer; a peer that has not read
-                        // for three keepalive periods while it keeps sending is gone.
-                        // Most are handled at once; only one that waits is timed (no clock read).
-                        let mut handled = std::pin::pin!(handle_text(&conn, inline, text));
-                        let first = std::future::poll_fn(|cx| Poll::Ready(handled.as_mut().poll(cx))).await;
-                        let patience = config.keepalive * 3;
-                        if first.is_pending() && tokio::time::timeout(patience, handled).await.is_err() {
-                            tracing::debug!("closing a socket connection that sends but does not read");
-                            break Exit::Kill;
-                        }
-                    }
-                    Some(Ok(Message::Binary(_))) => break Exit::Close(
-                        close_code::UNSUPPORTED_DATA,
-                        format!("binary messages are not accepted: `{SUBPROTOCOL}` is JSON text; \
-                                 binary mode is `{BINARY_SUBPROTOCOL}`"),
-                    ),
-                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                }
+        let event = std::future::poll_fn(|cx| {
+            if (!armed || outbox.is_dead()) && poll_registering(killed.as_mut(), cx).is_ready() {
+                return Poll::Ready(Event::Killed);
             }
-            () = &mut idle => {
+            if (!armed || stop_seen.has_changed().unwrap_or(true))
+                && let Poll::Ready(graceful) = poll_registering(stopped.as_mut(), cx)
+            {
+                return Poll::Ready(Event::Stopped(graceful));
+            }
+            if (!idle_armed || idle.is_elapsed()) && poll_registering(idle.as_mut(), cx).is_ready() {
+                return Poll::Ready(Event::Idle);
+            }
+            (armed, idle_armed) = (true, true);
+            socket.lock().poll_next(cx).map(Event::Message)
+        })
+        .await;
+        let message = match event {
+            // Given up on, or the server was dropped (and its connections with it).
+            Event::Killed | Event::Stopped(false) => break Exit::Kill,
+            Event::Stopped(true) => {
+                break Exit::Close(close_code::GOING_AWAY, "the server is shutting down".into());
+            }
+            Event::Idle => {
                 let now = tokio::time::Instant::now();
-                // Silent for three keepalive periods, pings unanswered: the peer is gone.
+                let heard = heard.as_of(now);
+                // Nothing heard at three firings in a row, pings unanswered: the peer is gone.
                 if now >= heard + config.keepalive * 3 {
                     tracing::debug!("closing a silent socket connection");
                     break Exit::Kill;
@@ -579,7 +573,39 @@ async fn serve_socket(ws: Ws, shared: Arc<Shared>) {
                 } else {
                     idle.as_mut().reset(heard + config.keepalive);
                 }
+                // A timer that fired forgets its waker: polled again to register one.
+                idle_armed = false;
+                continue;
             }
+            Event::Message(message) => message,
+        };
+        heard.message();
+        match message {
+            None => break Exit::Gone,
+            Some(Ok(Message::Close(_))) => break Exit::Closed,
+            Some(Err(error)) => break exit_of(&error, config.max_message),
+            Some(Ok(Message::Text(text))) => {
+                // An answer waits for room in the send buffer; a peer that has not read for three
+                // keepalive periods while it keeps sending is gone.
+                // Most are handled at once; only one that waits is timed (no clock read).
+                let mut handled = std::pin::pin!(handle_text(&conn, inline, text));
+                let first = std::future::poll_fn(|cx| Poll::Ready(handled.as_mut().poll(cx))).await;
+                let patience = config.keepalive * 3;
+                if first.is_pending() && tokio::time::timeout(patience, handled).await.is_err() {
+                    tracing::debug!("closing a socket connection that sends but does not read");
+                    break Exit::Kill;
+                }
+            }
+            Some(Ok(Message::Binary(_))) => {
+                break Exit::Close(
+                    close_code::UNSUPPORTED_DATA,
+                    format!(
+                        "binary messages are not accepted: `{SUBPROTOCOL}` is JSON text; binary mode is \
+                         `{BINARY_SUBPROTOCOL}`"
+                    ),
+                );
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
         }
     };
     conn.peer.close();
@@ -613,6 +639,24 @@ async fn serve_socket(ws: Ws, shared: Arc<Shared>) {
     }
 }
 
+/// What woke a connection's reader.
+enum Event {
+    /// The outbox gave up on the peer.
+    Killed,
+    /// The server is stopping (`true`) or was dropped (`false`).
+    Stopped(bool),
+    /// The keepalive timer fired.
+    Idle,
+    /// The WebSocket's next message (`None`: the connection ended).
+    Message(Option<Result<Message, WsError>>),
+}
+
+/// Polls `future` outside the task's cooperative budget, so that `Pending` always means it is
+/// registered to wake the task (a future that ran out of budget returns `Pending` without).
+fn poll_registering<F: Future>(future: Pin<&mut F>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
+    Pin::new(&mut tokio::task::unconstrained(future)).poll(cx)
+}
+
 /// What a read error means for the connection.
 fn exit_of(error: &WsError, max: usize) -> Exit {
     match error {
@@ -626,27 +670,35 @@ fn exit_of(error: &WsError, max: usize) -> Exit {
 }
 
 /// Handles one text message: a request, a notification, or a batch. Nothing is decoded but the
-/// JSON-RPC members; the arguments are decoded from their text by the method's own code.
+/// JSON-RPC members; the arguments are decoded from their text by the method's own code (which
+/// alone reads them, for a request laid out as our client writes it: see [`start`]).
 async fn handle_text(conn: &Arc<Conn>, inline: Option<&Socket>, text: Utf8Bytes) {
-    let incoming = match Incoming::parse(text.as_str()) {
-        Ok(incoming) => incoming,
-        Err(e) => {
-            reply(conn, inline, not_json(&e)).await;
-            return;
-        }
-    };
     let message = Bytes::from(text.clone());
-    match incoming {
-        Incoming::Batch(items) => handle_batch(conn, inline, &message, &items).await,
-        Incoming::Object(envelope) => {
-            if let Started::Now(Some(response)) = start(conn, &message, &envelope, false) {
-                reply(conn, inline, response).await;
+    let mut lazily = true;
+    loop {
+        let read =
+            if lazily { Incoming::parse_lazily(text.as_str()) } else { Incoming::parse(text.as_str()) };
+        let incoming = match read {
+            Ok(incoming) => incoming,
+            Err(e) => return reply(conn, inline, not_json(&e)).await,
+        };
+        match incoming {
+            Incoming::Batch(items) => handle_batch(conn, inline, &message, &items).await,
+            Incoming::Object(envelope) => match start(conn, &message, &envelope, false) {
+                Started::Now(Some(response)) => reply(conn, inline, response).await,
+                Started::Reread => {
+                    lazily = false;
+                    continue;
+                }
+                Started::Now(None) | Started::Later(_) => {}
+            },
+            Incoming::Other => {
+                let error =
+                    wire::plain_error(INVALID_REQUEST, "invalid request: expected an object or an array");
+                reply(conn, inline, wire::error_text(RawValue::NULL, &error)).await;
             }
         }
-        Incoming::Other => {
-            let error = wire::plain_error(INVALID_REQUEST, "invalid request: expected an object or an array");
-            reply(conn, inline, wire::error_text(RawValue::NULL, &error)).await;
-        }
+        return;
     }
 }
 
@@ -689,7 +741,8 @@ async fn handle_batch(conn: &Arc<Conn>, inline: Option<&Socket>, message: &Bytes
         for answer in answers {
             match answer {
                 Started::Now(Some(text)) => responses.push(text),
-                Started::Now(None) => {}
+                // (Never `Reread`: a batch's items are read in full.)
+                Started::Now(None) | Started::Reread => {}
                 Started::Later(rx) => {
                     if let Ok(text) = rx.await {
                         responses.push(text);
@@ -711,6 +764,9 @@ async fn handle_batch(conn: &Arc<Conn>, inline: Option<&Socket>, message: &Bytes
 enum Started {
     Now(Option<String>),
     Later(oneshot::Receiver<String>),
+    /// Nothing was started: the request's `params`, left unchecked by a lazy read, are not one
+    /// JSON value, so the message is to be read again in full (it may still be JSON).
+    Reread,
 }
 
 /// Where a call task sends its response.
@@ -741,7 +797,28 @@ impl Respond {
 type Work = Pin<Box<dyn Future<Output = Result<Reply, Status>> + Send>>;
 
 /// Checks one request and starts its call. `message` holds the text `envelope` was read from.
+///
+/// `params` a lazy read left unchecked ([`Envelope::params_unchecked`]) are proven JSON by the
+/// method's own decoder, when it reads them all at its first poll
+/// ([`Dispatch::reads_whole_payload`]) and that poll does not fail, or else checked before
+/// anything is started. Any other answer is kept only once they prove JSON.
 fn start(conn: &Arc<Conn>, message: &Bytes, envelope: &Envelope<'_>, in_batch: bool) -> Started {
+    let mut proven = !envelope.params_unchecked;
+    let started = start_checking(conn, message, envelope, in_batch, &mut proven);
+    if !proven && !matches!(started, Started::Reread) && envelope.params.is_some_and(|p| !wire::is_json(p)) {
+        return Started::Reread;
+    }
+    started
+}
+
+/// [`start`], with `proven` set once unchecked `params` proved JSON (before anything started).
+fn start_checking(
+    conn: &Arc<Conn>,
+    message: &Bytes,
+    envelope: &Envelope<'_>,
+    in_batch: bool,
+    proven: &mut bool,
+) -> Started {
     // The id first: every later error is answered to it.
     let id = match envelope.id {
         None => None,
@@ -788,10 +865,9 @@ fn start(conn: &Arc<Conn>, message: &Bytes, envelope: &Envelope<'_>, in_batch: b
         None => return invalid("invalid request: `method` is missing"),
     };
     let params = match envelope.params {
-        None => None,
-        Some(params) if params.get() == "null" => None,
-        Some(params) if wire::is_object(params) => Some(params),
-        Some(params) if params.get().starts_with('[') => {
+        None | Some("null") => None,
+        Some(params) if params.starts_with('{') => Some(params),
+        Some(params) if params.starts_with('[') => {
             let status = Status::invalid_argument("`params` must be an object of named parameters");
             return answer(&status, None);
         }
@@ -807,9 +883,21 @@ fn start(conn: &Arc<Conn>, message: &Bytes, envelope: &Envelope<'_>, in_batch: b
         Ok(ctx) => ctx.with_caller(conn.peer.clone()),
         Err(status) => return answer(&status, None),
     };
+    let found = find(&conn.services, &method);
+    if !*proven {
+        let deferred = found.as_ref().is_some_and(|(service, method)| {
+            matches!(method.kind, MethodKind::Unary | MethodKind::Empty) && service.reads_whole_payload()
+        });
+        if !deferred {
+            if params.is_some_and(|params| !wire::is_json(params)) {
+                return Started::Reread;
+            }
+            *proven = true;
+        }
+    }
     if method == CANCEL || method == SUBSCRIBE {
         let params = params.map_or_else(Map::new, |params| {
-            serde_json::from_str::<Map<String, Value>>(params.get()).unwrap_or_default()
+            serde_json::from_str::<Map<String, Value>>(params).unwrap_or_default()
         });
         if method == CANCEL {
             let found = cancel(conn, &params);
@@ -825,7 +913,7 @@ fn start(conn: &Arc<Conn>, message: &Bytes, envelope: &Envelope<'_>, in_batch: b
         }
         return subscribe(conn, id, &params, ctx);
     }
-    let Some((service, method_descriptor)) = find(&conn.services, &method) else {
+    let Some((service, method_descriptor)) = found else {
         let status = Status::unimplemented(format!("no method `{method}` here"));
         return answer(&status, Some(&ctx));
     };
@@ -850,7 +938,7 @@ fn start(conn: &Arc<Conn>, message: &Bytes, envelope: &Envelope<'_>, in_batch: b
     // The arguments are the text of `params` (`_meta` among them, ignored as unknown members are).
     let payload = Payload::Encoded(
         Codec::Json,
-        params.map_or_else(|| Bytes::from_static(b"{}"), |params| message.slice_ref(params.get().as_bytes())),
+        params.map_or_else(|| Bytes::from_static(b"{}"), |params| message.slice_ref(params.as_bytes())),
     );
     let span = tracing::info_span!(
         "svcgen.call",
@@ -885,7 +973,10 @@ fn start(conn: &Arc<Conn>, message: &Bytes, envelope: &Envelope<'_>, in_batch: b
     if !stream {
         // A handler that does not wait is answered now, without a task (most are: the
         // reply is then written by the reader itself).
-        if let Poll::Ready(result) = crate::dispatch::poll_now(&mut work) {
+        let first = crate::dispatch::poll_now(&mut work);
+        // Unless it failed, the first poll read all of `params` (when it was left to it).
+        *proven |= !matches!(first, Poll::Ready(Err(_)));
+        if let Poll::Ready(result) = first {
             drop(slot);
             let id_or_null = id.unwrap_or(RawValue::NULL);
             let text =

@@ -144,3 +144,53 @@ where
         }
     }
 }
+
+/// When the peer was last heard from, for the keepalive. Messages are counted as they come and
+/// the clock is read only when the keepalive timer fires: a message counted since the last
+/// firing counts as heard then. So a silent peer is pinged after one to two keepalive periods
+/// and given up on after three to four, and no message pays for a clock read.
+pub(super) struct Heard {
+    at: tokio::time::Instant,
+    messages: u64,
+    counted: u64,
+}
+
+impl Heard {
+    /// A connection that opened `at`.
+    pub(super) fn new(at: tokio::time::Instant) -> Self {
+        Self { at, messages: 0, counted: 0 }
+    }
+
+    /// A message came.
+    pub(super) fn message(&mut self) {
+        self.messages = self.messages.wrapping_add(1);
+    }
+
+    /// When the peer was last heard from, as of `now` (the keepalive timer firing).
+    pub(super) fn as_of(&mut self, now: tokio::time::Instant) -> tokio::time::Instant {
+        if self.messages != self.counted {
+            self.counted = self.messages;
+            self.at = now;
+        }
+        self.at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_counts_as_heard_at_the_next_firing() {
+        let open = tokio::time::Instant::now();
+        let mut heard = Heard::new(open);
+        let tick = |n: u32| open + std::time::Duration::from_secs(u64::from(n));
+        assert_eq!(heard.as_of(tick(1)), open);
+        heard.message();
+        heard.message();
+        assert_eq!(heard.as_of(tick(2)), tick(2));
+        assert_eq!(heard.as_of(tick(3)), tick(2));
+        heard.message();
+        assert_eq!(heard.as_of(tick(4)), tick(4));
+    }
+}

@@ -262,13 +262,19 @@ pub(crate) fn context_of_text(meta: Option<&RawValue>) -> Result<Context, Status
 /// its `_meta` member (the last, if repeated); `_meta` written last, as our client writes it,
 /// is read once.
 ///
+/// `params` is JSON text, or text that is found to be JSON before the Context is relied on
+/// (`_meta` at the end is found as in JSON text: see [`meta_at_end`]).
+///
 /// # Errors
 /// The outer error when `params` is not a JSON object; the inner as [`context_of_text`].
-pub(crate) fn context_in(params: &RawValue) -> Result<Result<Context, Status>, serde_json::Error> {
-    if let Some(members) = meta_at_end::<MetaMembers<'_>>(params.get()) {
+pub(crate) fn context_in(params: &str) -> Result<Result<Context, Status>, serde_json::Error> {
+    if let Some((correlation_id, traceparent)) = plain_meta(params) {
+        return Ok(Ok(Context::from_headers(Some(correlation_id), Some(traceparent))));
+    }
+    if let Some(members) = meta_at_end::<MetaMembers<'_>>(params) {
         return Ok(context_of_members(&members));
     }
-    Ok(context_of_text(meta_scanned(params.get())?))
+    Ok(context_of_text(meta_scanned(params)?))
 }
 
 /// The Context `_meta`'s members describe.
@@ -410,21 +416,38 @@ pub(crate) struct Envelope<'a> {
     pub(crate) jsonrpc: Option<&'a RawValue>,
     pub(crate) id: Option<&'a RawValue>,
     pub(crate) method: Option<&'a RawValue>,
-    pub(crate) params: Option<&'a RawValue>,
+    /// The text of `params`: one JSON value, unless `params_unchecked`.
+    pub(crate) params: Option<&'a str>,
     pub(crate) result: Option<&'a RawValue>,
     pub(crate) error: Option<&'a RawValue>,
+    /// `params` is the text between `"params":` and the message's closing `}` of a request in
+    /// the plain layout, not yet checked to be one JSON value ([`Incoming::parse_lazily`]). The
+    /// message is JSON exactly when it is; when it is not, the message must be read again with
+    /// [`Incoming::parse`] (it may still be JSON: `params` followed by other members).
+    pub(crate) params_unchecked: bool,
 }
 
 impl<'a> Incoming<'a> {
     /// Reads a message's text in one pass; an error only for text that is not JSON, as
     /// `serde_json` reads a value: nested at most 128 deep, numbers within range.
     pub(crate) fn parse(text: &'a str) -> Result<Self, serde_json::Error> {
+        Self::read(text, false)
+    }
+
+    /// As [`Incoming::parse`], except that a request in the plain layout whose `params` is an
+    /// object is read without reading `params` ([`Envelope::params_unchecked`]): for a reader
+    /// that leaves the check to a decoder that reads it all anyway.
+    pub(crate) fn parse_lazily(text: &'a str) -> Result<Self, serde_json::Error> {
+        Self::read(text, true)
+    }
+
+    fn read(text: &'a str, lazily: bool) -> Result<Self, serde_json::Error> {
         // Skipped and borrowed members are not read as a value is: a text that could nest too
         // deep is read in full first (cheaply: it has over 128 opening brackets).
         if has_many_brackets(text) {
             serde_json::from_str::<Checked>(text)?;
         }
-        if let Some(envelope) = Envelope::plain(text) {
+        if let Some(envelope) = Envelope::plain(text, lazily) {
             return Ok(Incoming::Object(envelope));
         }
         let mut de = serde_json::Deserializer::from_str(text);
@@ -446,7 +469,10 @@ impl<'a> Envelope<'a> {
     /// compared as bytes, and `params` is read as one value (the only scan of the long part).
     /// `None` for any other layout (whitespace, another order or member, an escape in the
     /// method's name, an id that is not a small whole number), which is read member by member.
-    fn plain(text: &'a str) -> Option<Self> {
+    ///
+    /// `lazily`, an object's `params` is not read at all: it is taken to be what comes before
+    /// the closing `}` ([`Envelope::params_unchecked`]).
+    fn plain(text: &'a str, lazily: bool) -> Option<Self> {
         const HEAD: &str = r#"{"jsonrpc":"2.0","id":"#;
         let rest = text.strip_prefix(HEAD)?;
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
@@ -462,19 +488,28 @@ impl<'a> Envelope<'a> {
         // The name with its quotes: the text just before `rest`, which began after a `"`.
         let method = text.get(text.len() - rest.len() - 1..text.len() - rest.len() + name + 1)?;
         let rest = rest.get(name + 1..)?.strip_prefix(r#","params":"#)?;
-        let mut values = serde_json::Deserializer::from_str(rest).into_iter::<&RawValue>();
-        let params = values.next()?.ok()?;
-        if rest.get(values.byte_offset()..)?.trim_ascii() != "}" {
-            return None;
-        }
+        let (params, params_unchecked) = if lazily && rest.starts_with('{') {
+            (rest.trim_ascii_end().strip_suffix('}')?.trim_ascii_end(), true)
+        } else {
+            let mut values = serde_json::Deserializer::from_str(rest).into_iter::<&RawValue>();
+            let params = values.next()?.ok()?;
+            if rest.get(values.byte_offset()..)?.trim_ascii() != "}" {
+                return None;
+            }
+            (params.get(), false)
+        };
+        /// `"2.0"`, read once.
+        static VERSION: std::sync::LazyLock<Option<Box<RawValue>>> =
+            std::sync::LazyLock::new(|| RawValue::from_string(r#""2.0""#.to_owned()).ok());
         let raw = |text: &'a str| serde_json::from_str::<&RawValue>(text).ok();
         Some(Envelope {
-            jsonrpc: Some(raw(r#""2.0""#)?),
+            jsonrpc: Some(VERSION.as_deref()?),
             id: Some(raw(id)?),
             method: Some(raw(method)?),
             params: Some(params),
             result: None,
             error: None,
+            params_unchecked,
         })
     }
 }
@@ -644,16 +679,18 @@ impl<'de> Visitor<'de> for IncomingVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut envelope = Envelope::default();
-        read_members(&mut map, &mut envelope, |envelope, member| match member {
+        let mut read = (Envelope::default(), None);
+        read_members(&mut map, &mut read, |(envelope, params), member| match member {
             Member::Jsonrpc => Some(&mut envelope.jsonrpc),
             Member::Id => Some(&mut envelope.id),
             Member::Method => Some(&mut envelope.method),
-            Member::Params => Some(&mut envelope.params),
+            Member::Params => Some(params),
             Member::Result => Some(&mut envelope.result),
             Member::Error => Some(&mut envelope.error),
             Member::Other => None,
         })?;
+        let (mut envelope, params) = read;
+        envelope.params = params.map(RawValue::get);
         Ok(Incoming::Object(envelope))
     }
 
@@ -688,6 +725,11 @@ impl<'de> Visitor<'de> for IncomingVisitor {
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(Incoming::Other)
     }
+}
+
+/// Whether a text is one JSON value, read as a `&RawValue` is (`Envelope::params_unchecked`).
+pub(crate) fn is_json(text: &str) -> bool {
+    serde_json::from_str::<IgnoredAny>(text).is_ok()
 }
 
 /// Whether a value is an object (from the first byte of its text).
@@ -764,6 +806,30 @@ fn meta_at_end<'a, T: de::Deserialize<'a>>(params: &'a str) -> Option<T> {
     let mut values = serde_json::Deserializer::from_str(rest).into_iter::<T>();
     let meta = values.next()?.ok()?;
     (rest.get(values.byte_offset()..)?.trim_ascii() == "}").then_some(meta)
+}
+
+/// The ids of `_meta` as our client writes it when the Context has no deadline and no metadata:
+/// the last member, `"_meta":{"correlation_id":"<id>","traceparent":"<tp>"}` after `{` or `,`,
+/// then the closing `}`, neither id with a `"` or `\`. Compared as bytes; `None` for any other
+/// layout (read by [`meta_at_end`]).
+///
+/// Sound as [`meta_at_end`] is, for a valid JSON text: no `"` there is escaped, so (counted
+/// back from the end, outside any string) `"_meta"` is a member name of the outermost object.
+fn plain_meta(params: &str) -> Option<(&str, &str)> {
+    // Each id from the `"` before it (the last one: the id has none), then the fixed text before.
+    fn last_string(text: &str) -> Option<(&str, &str)> {
+        let quote = memchr::memrchr(b'"', text.as_bytes())?;
+        let value = text.get(quote + 1..)?;
+        if value.contains('\\') {
+            return None;
+        }
+        Some((text.get(..quote)?, value))
+    }
+    let (rest, traceparent) = last_string(params.strip_suffix("\"}}")?)?;
+    let (rest, correlation_id) = last_string(rest.strip_suffix("\",\"traceparent\":")?)?;
+    let before = rest.strip_suffix("\"_meta\":{\"correlation_id\":")?;
+    matches!(before.trim_ascii_end().as_bytes().last(), Some(b',' | b'{'))
+        .then_some((correlation_id, traceparent))
 }
 
 /// `_meta` read member by member (every member's text is scanned).
@@ -854,10 +920,10 @@ mod tests {
     ///
     /// # Errors
     /// When the value is not a JSON object.
-    fn meta_in(params: &RawValue) -> Result<Option<&RawValue>, serde_json::Error> {
-        match meta_at_end::<&RawValue>(params.get()) {
+    fn meta_in(params: &str) -> Result<Option<&RawValue>, serde_json::Error> {
+        match meta_at_end::<&RawValue>(params) {
             Some(meta) => Ok(Some(meta)),
-            None => meta_scanned(params.get()),
+            None => meta_scanned(params),
         }
     }
 
@@ -884,7 +950,11 @@ mod tests {
     #[test]
     fn a_request_as_our_client_writes_it_is_read_as_any_other() {
         let members = |e: &Envelope<'_>| {
-            [e.jsonrpc, e.id, e.method, e.params, e.result, e.error].map(|m| m.map(|m| m.get().to_owned()))
+            [e.jsonrpc, e.id, e.method, e.result, e.error]
+                .map(|m| m.map(|m| m.get().to_owned()))
+                .into_iter()
+                .chain([e.params.map(str::to_owned)])
+                .collect::<Vec<_>>()
         };
         let generic = |text: &str| {
             let mut de = serde_json::Deserializer::from_str(text);
@@ -903,8 +973,13 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":7,"method":"","params":null}"#,
         ];
         for text in plain {
-            let envelope = Envelope::plain(text).unwrap_or_else(|| panic!("read plainly: {text}"));
+            let envelope = Envelope::plain(text, false).unwrap_or_else(|| panic!("read plainly: {text}"));
+            assert!(!envelope.params_unchecked);
             assert_eq!(Some(members(&envelope)), generic(text), "{text}");
+            // Read lazily, an object's `params` is the text before the closing `}`, unchecked.
+            let lazy = Envelope::plain(text, true).unwrap_or_else(|| panic!("read plainly: {text}"));
+            assert_eq!(lazy.params_unchecked, envelope.params.is_some_and(|p| p.starts_with('{')), "{text}");
+            assert_eq!(Some(members(&lazy)), generic(text), "{text}");
         }
         let other = [
             r#"{"jsonrpc":"2.0","id":01,"method":"a","params":{}}"#,
@@ -921,11 +996,29 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":1,"method":"a"}"#,
         ];
         for text in other {
-            assert!(Envelope::plain(text).is_none(), "{text}");
+            assert!(Envelope::plain(text, false).is_none(), "{text}");
             // Whatever it is, it is read as before (or refused as before).
             let refused = serde_json::from_str::<Value>(text).is_err();
             assert_eq!(Incoming::parse(text).is_err(), refused, "{text}");
         }
+        // Read lazily, the same: unchecked `params` that are not one JSON value send the reader
+        // back to `Incoming::parse`, and those that are make the text JSON.
+        let lazily = |text: &str| match Incoming::parse_lazily(text) {
+            Ok(Incoming::Object(e)) if e.params_unchecked && !e.params.is_some_and(is_json) => {
+                match Incoming::parse(text) {
+                    Ok(Incoming::Object(e)) => Some(members(&e)),
+                    _ => None,
+                }
+            }
+            Ok(Incoming::Object(e)) => Some(members(&e)),
+            _ => None,
+        };
+        let unchecked_but_json = [r#"{"jsonrpc":"2.0","id":1,"method":"a","params":{"x":[1,"}"]} }"#];
+        for text in other.iter().chain(&plain).chain(&unchecked_but_json) {
+            assert_eq!(lazily(text), generic(text), "{text}");
+        }
+        let Ok(Incoming::Object(e)) = Incoming::parse_lazily(unchecked_but_json[0]) else { panic!("read") };
+        assert_eq!((e.params, e.params_unchecked), (Some(r#"{"x":[1,"}"]}"#), true));
     }
 
     #[test]
@@ -964,24 +1057,59 @@ mod tests {
         ];
         for (text, meta, at_end) in cases {
             let params = RawValue::from_string(text.to_owned()).unwrap_or_else(|e| panic!("{text}: {e}"));
-            let found = meta_in(&params).expect("an object");
+            let found = meta_in(params.get()).expect("an object");
             assert_eq!(found.map(RawValue::get), meta, "{text}");
             assert_eq!(meta_scanned(text).expect("an object").map(RawValue::get), meta, "{text}");
             assert_eq!(meta_at_end::<&RawValue>(text).is_some(), at_end, "{text}");
             // The Context read in one pass is the one its `_meta` describes.
-            let once = context_in(&params).expect("an object");
+            let once = context_in(params.get()).expect("an object");
             let twice = context_of_text(found);
             assert_eq!(once.is_ok(), twice.is_ok(), "{text}");
         }
         let params =
             raw(r#"{"n":1,"_meta":{"correlation_id":"c-1","deadline_ms":5000,"metadata":{"k":"v"}}}"#);
-        let ctx = context_in(&params).expect("an object").expect("a valid _meta");
+        let ctx = context_in(params.get()).expect("an object").expect("a valid _meta");
         assert_eq!((ctx.correlation_id(), ctx.metadata("k")), ("c-1", Some("v")));
         assert!(ctx.remaining().is_some_and(|left| left <= Duration::from_secs(5)));
         let bad = raw(r#"{"_meta":{"deadline_ms":0}}"#);
-        assert!(context_in(&bad).expect("an object").is_err());
-        assert!(context_in(&raw("[1]")).is_err());
-        assert!(meta_in(&raw("[1]")).is_err());
+        assert!(context_in(bad.get()).expect("an object").is_err());
+        assert!(context_in("[1]").is_err());
+        assert!(meta_in("[1]").is_err());
+    }
+
+    #[test]
+    fn plain_meta_is_what_json_reads_there() {
+        let ctx = Context::new();
+        let ours =
+            request_text(1, "a.B.c", &serde_json::json!({"s": "\\\",\"_meta\":"}), &ctx).expect("encoded");
+        let Some(Incoming::Object(envelope)) = Incoming::parse(&ours).ok() else { panic!("read") };
+        let ours = envelope.params.expect("params").to_owned();
+        let cases: [(&str, bool); 10] = [
+            (&ours, true),
+            (r#"{"_meta":{"correlation_id":"c","traceparent":"t"}}"#, true),
+            (r#"{"n":1, "_meta":{"correlation_id":"","traceparent":""}}"#, true),
+            (r#"{"n":1,"_meta":{"correlation_id":"c\u0041","traceparent":"t"}}"#, false),
+            (r#"{"n":1,"_meta":{"correlation_id":"c","traceparent":"t","x":1}}"#, false),
+            (r#"{"n":1,"_meta":{"correlation_id":"c","deadline_ms":5,"traceparent":"t"}}"#, false),
+            (r#"{"n":1,"_meta":{"correlation_id":"c","traceparent":"t"} }"#, false),
+            (r#"{"n":{"_meta":{"correlation_id":"c","traceparent":"t"}}}"#, false),
+            (r#"{"s":"x\"_meta\":{\"correlation_id\":\"c\",\"traceparent\":\"t\"}}"}"#, false),
+            (r#"{"o":{"b":"\"_meta\":{\"correlation_id\":\"c\",\"traceparent\":\"t"}}"#, false),
+        ];
+        for (text, plain) in cases {
+            assert!(is_json(text), "{text}");
+            let found = plain_meta(text);
+            assert_eq!(found.is_some(), plain, "{text}");
+            let Some((id, tp)) = found else { continue };
+            // As the members of the last `_meta` read as JSON.
+            let meta = meta_in(text).expect("an object").expect("_meta");
+            let members = serde_json::from_str::<MetaMembers<'_>>(meta.get()).expect("members");
+            assert_eq!(members.correlation_id.and_then(raw_str).as_deref(), Some(id), "{text}");
+            assert_eq!(members.traceparent.and_then(raw_str).as_deref(), Some(tp), "{text}");
+            assert!(members.deadline_ms.is_none() && members.metadata.is_none(), "{text}");
+        }
+        let read = context_in(&ours).expect("an object").expect("a Context");
+        assert_eq!((read.correlation_id(), read.traceparent()), (ctx.correlation_id(), ctx.traceparent()));
     }
 
     #[test]
