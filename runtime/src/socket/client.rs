@@ -118,11 +118,27 @@ struct Conn {
 /// Who reads the socket. Whoever reads a message routes it (`Conn::deliver`), so a response
 /// read by another than its caller goes to the caller through its `oneshot`.
 struct Reader {
-    /// The reader task's waker: a caller that stops reading leaves the socket armed with it,
-    /// so messages that come while no caller waits are read by the task.
+    /// The reader task's waker: woken when no one is left to be woken for the next message
+    /// ([`Armed`]), so that messages that come while no caller waits are read by the task.
     task: Option<Waker>,
+    /// Who the next message wakes.
+    armed: Armed,
     /// When the server was last heard from.
     heard: Heard,
+}
+
+/// Who the next message wakes: the last reader whose read found nothing (tokio-tungstenite keeps
+/// one read waker, and tokio registers it when a read finds nothing).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Armed {
+    /// No one: the last read returned a message and nothing was read since (or the caller that
+    /// would have been woken is gone). The reader task must read.
+    Nobody,
+    /// The reader task.
+    Reader,
+    /// The caller of this call, which reads while it waits for its response; the reader task
+    /// leaves the socket to it.
+    Caller(u64),
 }
 
 impl std::fmt::Debug for Conn {
@@ -163,11 +179,22 @@ impl Conn {
     ) -> Poll<Option<Result<Answer, Status>>> {
         // Held while a message is routed, so that messages are routed in the order they came.
         let mut socket = self.socket.lock();
+        // The reader task (no call of its own) leaves the socket to a caller the next message
+        // wakes.
+        if mine.is_none()
+            && matches!(socket.extra.armed, Armed::Caller(_))
+            && self.open.load(Ordering::Acquire)
+        {
+            return Poll::Pending;
+        }
         loop {
             if !self.open.load(Ordering::Acquire) {
                 return Poll::Ready(None);
             }
-            let Poll::Ready(message) = socket.poll_next(cx) else { return Poll::Pending };
+            let Poll::Ready(message) = socket.poll_next(cx) else {
+                socket.extra.armed = mine.as_ref().map_or(Armed::Reader, |(n, _)| Armed::Caller(*n));
+                return Poll::Pending;
+            };
             socket.extra.heard.message();
             let why = match message {
                 Some(Ok(Message::Text(text))) => {
@@ -175,10 +202,14 @@ impl Conn {
                         && wire::plain_response(&text).is_some_and(|(id, result)| id == *n && decode(result))
                         && self.calls().pending.remove(n).is_some()
                     {
+                        socket.extra.armed = Armed::Nobody;
                         return Poll::Ready(Some(Ok(Answer::Decoded)));
                     }
                     match self.deliver(&text, mine.as_ref().map(|(n, _)| *n)) {
-                        Some(outcome) => return Poll::Ready(Some(outcome.map(Answer::Text))),
+                        Some(outcome) => {
+                            socket.extra.armed = Armed::Nobody;
+                            return Poll::Ready(Some(outcome.map(Answer::Text)));
+                        }
                         None => continue,
                     }
                 }
@@ -200,12 +231,18 @@ impl Conn {
         }
     }
 
-    /// A caller stops reading: the socket is left armed with the reader task's waker (reading
-    /// what came meanwhile), so that task reads what comes while no caller waits, without
-    /// being woken for every call.
-    fn rearm(&self) {
-        let Some(task) = self.socket.lock().extra.task.clone() else { return };
-        let _ = self.read(&mut std::task::Context::from_waker(&task), None);
+    /// Call `n` stops reading. When the next message would wake no one (its read returned its
+    /// response), or would wake it, now gone, the reader task is woken to read. Its read attempt
+    /// comes after the caller has its answer, not on the caller's way back; and when another
+    /// call has started reading first, the task leaves the socket to it.
+    fn stop_reading(&self, n: u64) {
+        let mut socket = self.socket.lock();
+        if matches!(socket.extra.armed, Armed::Nobody) || socket.extra.armed == Armed::Caller(n) {
+            socket.extra.armed = Armed::Nobody;
+            if let Some(task) = &socket.extra.task {
+                task.wake_by_ref();
+            }
+        }
     }
 
     fn cancel(&self, params: Value) {
@@ -467,7 +504,7 @@ impl SocketClient {
         let (reply_tx, mut reply_rx) = oneshot::channel();
         let (conn, n) = self.start(wire::method_name(method), ctx, request, Pending::Unary(reply_tx)).await?;
         let mut guard = CancelOnDrop { conn: conn.clone(), target: Target::Call(n), armed: true };
-        let _rearm = Rearm(&conn);
+        let _reading = Reading(&conn, n);
         // The caller reads the socket itself while it waits; a response read by someone else
         // (another caller, the reader task) comes through `reply_rx`.
         let closed = || Status::unavailable("the connection closed during the call");
@@ -677,7 +714,8 @@ impl SocketClient {
         let socket =
             open_socket(url, SUBPROTOCOL, config.max_message, config.read_buffer, config.connect_timeout)
                 .await?;
-        let reader = Reader { task: None, heard: Heard::new(tokio::time::Instant::now()) };
+        let reader =
+            Reader { task: None, armed: Armed::Nobody, heard: Heard::new(tokio::time::Instant::now()) };
         let socket = Arc::new(SharedSocket::new(socket, reader));
         let (tx, mut rx) = mpsc::channel::<Message>(1024);
         let conn = Arc::new(Conn {
@@ -739,12 +777,13 @@ fn deadline() -> Status {
     Status::deadline_exceeded("the deadline passed while waiting for the server")
 }
 
-/// Stops a caller's reading when it is done or dropped (`Conn::rearm`).
-struct Rearm<'a>(&'a Conn);
+/// Call `.1`, which reads the socket while it waits for its response, until it is done or
+/// dropped ([`Conn::stop_reading`]).
+struct Reading<'a>(&'a Conn, u64);
 
-impl Drop for Rearm<'_> {
+impl Drop for Reading<'_> {
     fn drop(&mut self) {
-        self.0.rearm();
+        self.0.stop_reading(self.1);
     }
 }
 

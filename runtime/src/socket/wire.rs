@@ -498,9 +498,6 @@ impl<'a> Envelope<'a> {
             }
             (params.get(), false)
         };
-        /// `"2.0"`, read once.
-        static VERSION: std::sync::LazyLock<Option<Box<RawValue>>> =
-            std::sync::LazyLock::new(|| RawValue::from_string(r#""2.0""#.to_owned()).ok());
         let raw = |text: &'a str| serde_json::from_str::<&RawValue>(text).ok();
         Some(Envelope {
             jsonrpc: Some(VERSION.as_deref()?),
@@ -513,6 +510,10 @@ impl<'a> Envelope<'a> {
         })
     }
 }
+
+/// `"2.0"`, the `jsonrpc` member of a request in the plain layout ([`Envelope::plain`]), read once.
+static VERSION: std::sync::LazyLock<Option<Box<RawValue>>> =
+    std::sync::LazyLock::new(|| RawValue::from_string(r#""2.0""#.to_owned()).ok());
 
 /// Whether a text has over 128 opening brackets (`[`, `{`), so it could nest deeper than a
 /// parsed value may. Counted by the chunk in bytes (vectorised), stopping once past 128.
