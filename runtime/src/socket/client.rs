@@ -259,7 +259,7 @@ impl Conn {
             return None;
         };
         if let Some(method) = envelope.method.and_then(wire::raw_str) {
-            let params = envelope.params.and_then(|p| serde_json::from_str(p).ok()).unwrap_or(Value::Null);
+            let params = envelope.params.map_or(Value::Null, wire::value_of);
             let sub = params.get("subscription").and_then(Value::as_str).unwrap_or_default();
             match &*method {
                 STREAM_ITEM | EVENT => {
@@ -299,7 +299,7 @@ impl Conn {
         }
         let n = envelope.id.and_then(|id| id.get().parse::<u64>().ok())?;
         let outcome = match (envelope.result, envelope.error) {
-            (_, Some(error)) => Err(wire::status_of_error(&wire::value_of(error))),
+            (_, Some(error)) => Err(wire::status_of_error(&wire::value_of(error.get()))),
             (Some(result), None) => Ok(ResultText::within(text, result)),
             (None, None) => Err(Status::internal("a response without `result` or `error`")),
         };

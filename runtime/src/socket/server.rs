@@ -281,14 +281,8 @@ async fn upgrade(State(shared): State<Arc<Shared>>, request: axum::extract::Requ
     };
     let accept = derive_accept_key(key.as_bytes());
     // The server's order of preference decides when both are offered.
-    let offered: Vec<&str> = headers
-        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect();
+    let offered: Vec<&str> =
+        tokens(headers, header::SEC_WEBSOCKET_PROTOCOL).filter(|p| !p.is_empty()).collect();
     let selected = SUBPROTOCOLS.into_iter().find(|p| offered.contains(p));
     if !offered.is_empty() && selected.is_none() {
         let status = Status::invalid_argument(format!(
@@ -337,12 +331,17 @@ fn problem(code: StatusCode, status: &Status) -> Response {
 
 /// Whether a header's comma-separated values include `token` (in any case).
 fn has_token(headers: &axum::http::HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    tokens(headers, name).any(|t| t.eq_ignore_ascii_case(token))
+}
+
+/// The comma-separated values of every header `name`, trimmed.
+fn tokens(headers: &axum::http::HeaderMap, name: header::HeaderName) -> impl Iterator<Item = &str> {
     headers
         .get_all(name)
-        .iter()
+        .into_iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
+        .map(str::trim)
 }
 
 /// The WebSocket over an upgraded connection: over the TCP stream itself when it is one that
@@ -854,8 +853,8 @@ fn start_checking(
             // A response to one of the server's calls of the client (`SocketPeer`).
             if let Some(n) = id.and_then(|id| id.get().parse::<u64>().ok()) {
                 let outcome = match (envelope.result, envelope.error) {
-                    (_, Some(error)) => Err(wire::status_of_error(&wire::value_of(error))),
-                    (Some(result), None) => Ok(wire::value_of(result)),
+                    (_, Some(error)) => Err(wire::status_of_error(&wire::value_of(error.get()))),
+                    (Some(result), None) => Ok(wire::value_of(result.get())),
                     (None, None) => Err(Status::internal("a response without `result` or `error`")),
                 };
                 conn.peer.deliver(n, outcome);

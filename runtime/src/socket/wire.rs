@@ -294,7 +294,7 @@ fn context_of_members(meta: &MetaMembers<'_>) -> Result<Context, Status> {
             _ => return Err(invalid("deadline_ms", "must be a whole number of milliseconds, at least 1")),
         },
     }
-    match meta.metadata.map(value_of) {
+    match meta.metadata.map(|m| value_of(m.get())) {
         None | Some(Value::Null) => {}
         Some(Value::Object(entries)) => {
             for (key, value) in entries {
@@ -770,9 +770,9 @@ pub(crate) fn id_key(raw: &RawValue) -> String {
     serde_json::from_str::<Value>(text).map_or_else(|_| text.to_owned(), |value| value.to_string())
 }
 
-/// A member's value, parsed (`null` for one that is too deep to parse).
-pub(crate) fn value_of(raw: &RawValue) -> Value {
-    serde_json::from_str(raw.get()).unwrap_or(Value::Null)
+/// A member's value from its text, parsed (`null` for text that is no value, or too deep).
+pub(crate) fn value_of(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
 /// How far from the end of `params` [`meta_at_end`] looks for `_meta`.
