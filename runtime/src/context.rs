@@ -69,6 +69,12 @@ impl Context {
         &self.correlation_id
     }
 
+    /// The correlation id, shared (not copied).
+    #[cfg(feature = "socket")]
+    pub(crate) fn shared_correlation_id(&self) -> Arc<str> {
+        self.correlation_id.clone()
+    }
+
     /// The same context with this correlation id (ignored unless it is 1 to 128 printable
     /// ASCII characters, so a hostile header cannot pollute logs).
     #[must_use]

@@ -87,6 +87,8 @@ pub enum Payload {
     Encoded(Codec, bytes::Bytes),
     /// An already parsed JSON object (REST merges path, query and body into one).
     Json(serde_json::Value),
+    /// A JSON object's text, held as text (decoded without checking its UTF-8 again).
+    JsonText(String),
 }
 
 impl Payload {
@@ -97,14 +99,18 @@ impl Payload {
     /// pays nothing for it.
     pub fn decode<T: DeserializeOwned>(self) -> Result<T, Status> {
         let (mut value, error) = match self {
-            Payload::Encoded(Codec::Json, bytes) => match serde_json::from_slice::<T>(&bytes) {
-                Ok(decoded) => return Ok(decoded),
-                Err(e) if e.is_data() => match serde_json::from_slice::<serde_json::Value>(&bytes) {
-                    Ok(value) => (value, e),
-                    Err(_) => return Err(Status::invalid_argument(json_error(&e))),
-                },
-                Err(e) => return Err(Status::invalid_argument(json_error(&e))),
-            },
+            Payload::Encoded(Codec::Json, bytes) => {
+                match read_json(serde_json::from_slice(&bytes), || serde_json::from_slice(&bytes))? {
+                    Ok(decoded) => return Ok(decoded),
+                    Err(failed) => failed,
+                }
+            }
+            Payload::JsonText(text) => {
+                match read_json(serde_json::from_str(&text), || serde_json::from_str(&text))? {
+                    Ok(decoded) => return Ok(decoded),
+                    Err(failed) => failed,
+                }
+            }
             Payload::Encoded(codec, bytes) => return codec.decode(&bytes),
             // Borrowed: the tree is kept (not copied) for the retry after a failure.
             Payload::Json(value) => match T::deserialize(&value) {
@@ -118,6 +124,23 @@ impl Payload {
             return Ok(decoded);
         }
         Err(Status::invalid_argument(json_error(&error)))
+    }
+}
+
+/// The arguments decoded from JSON text (`decoded`), or, when that failed on the data rather
+/// than the syntax, the text read as a tree (by `tree`) for another try, with the error.
+#[allow(clippy::type_complexity)]
+fn read_json<T>(
+    decoded: serde_json::Result<T>,
+    tree: impl FnOnce() -> serde_json::Result<serde_json::Value>,
+) -> Result<Result<T, (serde_json::Value, serde_json::Error)>, Status> {
+    match decoded {
+        Ok(decoded) => Ok(Ok(decoded)),
+        Err(e) if e.is_data() => match tree() {
+            Ok(value) => Ok(Err((value, e))),
+            Err(_) => Err(Status::invalid_argument(json_error(&e))),
+        },
+        Err(e) => Err(Status::invalid_argument(json_error(&e))),
     }
 }
 
@@ -158,6 +181,9 @@ fn integral_floats_to_integers(value: &mut serde_json::Value) -> bool {
 pub enum Reply {
     /// One encoded value.
     Value(bytes::Bytes),
+    /// One value encoded as JSON text (as [`Reply::value`] encodes it with [`Codec::Json`]),
+    /// kept as text: a transport that sends it as text does not check its UTF-8 again.
+    Text(String),
     /// Nothing (the method returns no value, or is oneway).
     Empty,
     /// Encoded values, one at a time.
@@ -168,6 +194,7 @@ impl std::fmt::Debug for Reply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Reply::Value(b) => write!(f, "Reply::Value({} bytes)", b.len()),
+            Reply::Text(t) => write!(f, "Reply::Text({} bytes)", t.len()),
             Reply::Empty => f.write_str("Reply::Empty"),
             Reply::Stream(_) => f.write_str("Reply::Stream"),
         }
@@ -177,7 +204,12 @@ impl std::fmt::Debug for Reply {
 impl Reply {
     /// Encodes one value.
     pub fn value<T: Serialize>(codec: Codec, value: &T) -> Result<Self, Status> {
-        codec.encode(value).map(Reply::Value)
+        match codec {
+            Codec::Json => serde_json::to_string(value)
+                .map(Reply::Text)
+                .map_err(|e| Status::internal(format!("cannot encode the reply: {e}"))),
+            Codec::MsgPack => codec.encode(value).map(Reply::Value),
+        }
     }
 
     /// Encodes a stream of values.
@@ -307,7 +339,12 @@ mod tests {
     fn integral_floats_are_integers_in_every_payload() {
         let text = r#"{"count": 3.0, "tags": [1, -2.0]}"#;
         let parsed: serde_json::Value = serde_json::from_str(text).expect("JSON");
-        for payload in [Payload::Json(parsed), Payload::Encoded(Codec::Json, bytes::Bytes::from(text))] {
+        let payloads = [
+            Payload::Json(parsed),
+            Payload::Encoded(Codec::Json, bytes::Bytes::from_static(text.as_bytes())),
+            Payload::JsonText(text.to_owned()),
+        ];
+        for payload in payloads {
             assert_eq!(payload.decode::<Args>().expect("integral"), Args { count: 3, tags: vec![1, -2] });
         }
         let fraction = serde_json::json!({"count": 3.5, "tags": []});

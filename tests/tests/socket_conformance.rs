@@ -361,6 +361,51 @@ async fn a_silent_peer_is_dropped() {
     assert!(gone && started.elapsed() >= Duration::from_millis(300));
 }
 
+/// A server by hand: the next connection on `listener`, upgraded with our subprotocol selected.
+async fn accept_one(
+    listener: &tokio::net::TcpListener,
+) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
+    let (tcp, _) = listener.accept().await.expect("a connection");
+    // (The error type is tungstenite's, as its callback requires.)
+    #[allow(clippy::result_large_err)]
+    let select =
+        |_: &tokio_tungstenite::tungstenite::handshake::server::Request,
+         mut response: tokio_tungstenite::tungstenite::handshake::server::Response| {
+            response.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static(SUBPROTOCOL));
+            Ok(response)
+        };
+    tokio_tungstenite::accept_hdr_async(tcp, select).await.expect("upgraded")
+}
+
+/// The client's side of the keepalive: a server that upgrades and then neither reads nor writes
+/// (so no pong comes back) fails the call in flight after three to four periods.
+#[tokio::test]
+async fn a_silent_server_fails_the_call_in_flight() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let url = format!("ws://{}/ws", listener.local_addr().expect("bound"));
+    let server = tokio::spawn(async move {
+        let socket = accept_one(&listener).await;
+        // Held, never read.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(socket);
+    });
+    let period = Duration::from_millis(100);
+    let client = svcgen::socket::SocketClient::with_config(
+        &url,
+        SocketConfig { keepalive: period, ..SocketConfig::default() },
+    )
+    .expect("a ws URL");
+    let started = std::time::Instant::now();
+    let status = tokio::time::timeout(Duration::from_secs(5), ConformanceClient::new(client).slow(1))
+        .await
+        .expect("the client gave up on the silent server")
+        .expect_err("no answer");
+    assert_eq!(status.code(), Code::Unavailable, "{status}");
+    assert!(status.message().contains("stopped answering"), "{status}");
+    assert!(started.elapsed() >= period * 3, "after {:?}", started.elapsed());
+    server.abort();
+}
+
 #[tokio::test]
 async fn a_peer_that_sends_but_never_reads_is_dropped() {
     let config =
@@ -453,6 +498,7 @@ async fn hostile_json_shapes_are_answered_not_fatal() {
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     let get = r#""method":"conformance.Conformance.get""#;
     let whoami = r#""method":"conformance.Conformance.whoami""#;
+    let meta = r#""_meta":{"correlation_id":"c-7","traceparent":"t"}}"#;
     let hostile = [
         (deep.clone(), -32700),
         (r#"{"jsonrpc":"2.0","id":{"a":1},"method":"x"}"#.to_owned(), -32600),
@@ -488,11 +534,20 @@ async fn hostile_json_shapes_are_answered_not_fatal() {
         ),
         (r#"{"jsonrpc":"2.0","id":1,"method":"svcgen.cancel","params":{"id":}}"#.to_owned(), -32700),
         (format!(r#"{{"jsonrpc":"2.0","id":1,{get},"params":{{"name":5}}}}"#), -32602),
+        // Our client's `_meta`, last, is cut off before the arguments are decoded (by a method
+        // that takes none here, so that only text that is not JSON can fail): what is left is
+        // JSON only when the whole was.
+        (format!(r#"{{"jsonrpc":"2.0","id":1,{whoami},"params":{{"x":"a",,{meta}}}"#), -32700),
+        (format!(r#"{{"jsonrpc":"2.0","id":1,{whoami},"params":{{,{meta}}}"#), -32700),
+        (format!(r#"{{"jsonrpc":"2.0","id":1,{whoami},"params":{{ , {meta}}}"#), -32700),
+        (format!(r#"{{"jsonrpc":"2.0","id":1,{whoami},"params":{{"x":["a",{meta}}}"#), -32700),
+        (format!(r#"{{"jsonrpc":"2.0","id":1,{whoami},"params":{{"x":{{{meta}}}"#), -32700),
         (
             format!(
-                r#"{{"jsonrpc":"2.0","id":1,{get},"params":{{"name":"a","_meta":{{"deadline_ms":0}}}}}}"#
+                r#"{{"jsonrpc":"2.0","id":1,{whoami},"params":{{"_meta":{{"correlation_id":"c{}","traceparent":"t"}}}}}}"#,
+                '\n'
             ),
-            -32602,
+            -32700,
         ),
     ];
     for (text, code) in hostile {
@@ -500,6 +555,10 @@ async fn hostile_json_shapes_are_answered_not_fatal() {
         let answer = next_json(&mut socket).await;
         assert_eq!(answer["error"]["code"], code, "{} → {answer}", &text[..text.len().min(80)]);
     }
+    // That `_meta` is the call's Context all the same.
+    let plain = format!(r#"{{"jsonrpc":"2.0","id":5,{whoami},"params":{{{meta}}}"#);
+    socket.send(Message::Text(plain.into())).await.expect("sent");
+    assert_eq!(next_json(&mut socket).await["result"]["correlation_id"], "c-7");
     let (sent, received) = (request(json!(2), "slow", json!({"millis": 1})), json!(1));
     send(&mut socket, &sent).await;
     assert_eq!(next_json(&mut socket).await["result"], received);
@@ -518,18 +577,7 @@ async fn the_client_reads_any_layout_of_a_response() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
     let url = format!("ws://{}/ws", listener.local_addr().expect("bound"));
     let server = tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.expect("a connection");
-        // (The error type is tungstenite's, as its callback requires.)
-        #[allow(clippy::result_large_err)]
-        let select =
-            |_: &tokio_tungstenite::tungstenite::handshake::server::Request,
-             mut response: tokio_tungstenite::tungstenite::handshake::server::Response| {
-                response
-                    .headers_mut()
-                    .insert("sec-websocket-protocol", HeaderValue::from_static(SUBPROTOCOL));
-                Ok(response)
-            };
-        let mut socket = tokio_tungstenite::accept_hdr_async(tcp, select).await.expect("upgraded");
+        let mut socket = accept_one(&listener).await;
         while let Some(Ok(message)) = socket.next().await {
             let Message::Text(text) = message else { continue };
             let request: Value = serde_json::from_str(&text).expect("JSON");

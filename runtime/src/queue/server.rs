@@ -261,6 +261,9 @@ async fn handle(
             Ok(Reply::Value(body)) => {
                 replier.send(ReplyKind::Reply, codec, body, &ctx).await;
             }
+            Ok(Reply::Text(text)) => {
+                replier.send(ReplyKind::Reply, codec, bytes::Bytes::from(text), &ctx).await;
+            }
             Ok(Reply::Empty) => {
                 replier.send(ReplyKind::Reply, codec, bytes::Bytes::new(), &ctx).await;
             }

@@ -399,6 +399,9 @@ async fn call(
     };
     Ok(match reply {
         Reply::Value(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Reply::Text(text) => {
+            ([(header::CONTENT_TYPE, "application/json")], bytes::Bytes::from(text)).into_response()
+        }
         Reply::Empty => StatusCode::NO_CONTENT.into_response(),
         Reply::Stream(stream) => {
             // Items as `item` events; the end as `end`, or a failure as `error` (then stop).

@@ -462,6 +462,9 @@ async fn send_result(call: u32, result: Result<Reply, Status>, ctx: &Context, tx
         Ok(Reply::Value(payload)) => {
             let _ = tx.send(Frame::Reply { call, payload }.to_bytes()).await;
         }
+        Ok(Reply::Text(text)) => {
+            let _ = tx.send(Frame::Reply { call, payload: Bytes::from(text) }.to_bytes()).await;
+        }
         Ok(Reply::Empty) => {
             let _ = tx.send(Frame::Reply { call, payload: Bytes::new() }.to_bytes()).await;
         }

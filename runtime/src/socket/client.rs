@@ -21,8 +21,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::local::{Local, Served, serve_request};
-use super::shared::{Heard, SharedSocket};
-use super::wire::{self, CANCEL, EVENT, Incoming, STREAM_END, STREAM_ERROR, STREAM_ITEM, SUBSCRIBE};
+use super::shared::{Firing, Heard, Keepalive, SharedSocket};
+use super::wire::{self, CANCEL, Callee, EVENT, Incoming, STREAM_END, STREAM_ERROR, STREAM_ITEM, SUBSCRIBE};
 use super::{SUBPROTOCOL, SocketConfig};
 use crate::context::Context;
 use crate::descriptor::MethodDescriptor;
@@ -64,7 +64,8 @@ enum Pending {
 
 #[derive(Default)]
 struct Calls {
-    pending: HashMap<u64, Pending>,
+    /// By request id (ours, one after another: a fast hash is safe).
+    pending: HashMap<u64, Pending, foldhash::fast::RandomState>,
     streams: HashMap<String, (Items, Cut)>,
 }
 
@@ -179,13 +180,15 @@ impl Conn {
     ) -> Poll<Option<Result<Answer, Status>>> {
         // Held while a message is routed, so that messages are routed in the order they came.
         let mut socket = self.socket.lock();
-        // The reader task (no call of its own) leaves the socket to a caller the next message
-        // wakes.
-        if mine.is_none()
-            && matches!(socket.extra.armed, Armed::Caller(_))
-            && self.open.load(Ordering::Acquire)
-        {
-            return Poll::Pending;
+        if mine.is_none() {
+            // The reader task: woken by callers (`stop_reading`) and by the socket.
+            if !socket.extra.task.as_ref().is_some_and(|task| task.will_wake(cx.waker())) {
+                socket.extra.task = Some(cx.waker().clone());
+            }
+            // It leaves the socket to a caller the next message wakes.
+            if matches!(socket.extra.armed, Armed::Caller(_)) && self.open.load(Ordering::Acquire) {
+                return Poll::Pending;
+            }
         }
         loop {
             if !self.open.load(Ordering::Acquire) {
@@ -502,7 +505,7 @@ impl SocketClient {
         mut decode: impl FnMut(&str) -> bool,
     ) -> Result<Answer, Status> {
         let (reply_tx, mut reply_rx) = oneshot::channel();
-        let (conn, n) = self.start(wire::method_name(method), ctx, request, Pending::Unary(reply_tx)).await?;
+        let (conn, n) = self.start(Callee::Method(method), ctx, request, Pending::Unary(reply_tx)).await?;
         let mut guard = CancelOnDrop { conn: conn.clone(), target: Target::Call(n), armed: true };
         let _reading = Reading(&conn, n);
         // The caller reads the socket itself while it waits; a response read by someone else
@@ -540,7 +543,7 @@ impl SocketClient {
         ctx: &Context,
         request: &Req,
     ) -> Result<Streaming<Item>, Status> {
-        self.subscription(wire::method_name(method), ctx, request).await
+        self.subscription(Callee::Method(method), ctx, request).await
     }
 
     /// The events of type `T` (a generated event struct) the server pushes
@@ -607,13 +610,13 @@ impl SocketClient {
         struct Subscribe<'a> {
             event: &'a str,
         }
-        self.subscription(SUBSCRIBE.to_owned(), &Context::new(), &Subscribe { event: subject }).await
+        self.subscription(Callee::Binding(SUBSCRIBE), &Context::new(), &Subscribe { event: subject }).await
     }
 
     /// Starts a subscription (a server stream or an event) and reads its notifications.
     async fn subscription<Req: Serialize, Item: DeserializeOwned + Send + 'static>(
         &self,
-        method: String,
+        method: Callee<'_>,
         ctx: &Context,
         request: &Req,
     ) -> Result<Streaming<Item>, Status> {
@@ -665,7 +668,7 @@ impl SocketClient {
     /// Registers a call and sends its request.
     async fn start<Req: Serialize>(
         &self,
-        method: String,
+        method: Callee<'_>,
         ctx: &Context,
         request: &Req,
         pending: Pending,
@@ -675,7 +678,7 @@ impl SocketClient {
         }
         let conn = self.connection().await?;
         let n = conn.next.fetch_add(1, Ordering::Relaxed);
-        let text = wire::request_text(n, &method, request, ctx)?;
+        let text = wire::request_text_to(n, method, request, ctx)?;
         if text.len() > self.inner.config.max_message {
             return Err(Status::new(
                 Code::PayloadTooLarge,
@@ -790,38 +793,27 @@ impl Drop for Reading<'_> {
 /// Reads the server's messages while no caller does; pings a silent server and gives up on a
 /// dead one.
 async fn read_messages(conn: Weak<Conn>, keepalive: Duration) {
-    let idle = tokio::time::sleep(keepalive);
-    tokio::pin!(idle);
-    let read = std::future::poll_fn(|cx| {
-        let Some(c) = conn.upgrade() else { return Poll::Ready(()) };
-        {
-            let mut socket = c.socket.lock();
-            if !socket.extra.task.as_ref().is_some_and(|task| task.will_wake(cx.waker())) {
-                socket.extra.task = Some(cx.waker().clone());
-            }
-        }
-        c.read(cx, None).map(drop)
-    });
-    tokio::pin!(read);
+    let mut keepalive = Keepalive::new(keepalive);
     loop {
-        tokio::select! {
-            // The connection ended (and `read` failed its calls), or the client is gone.
-            () = &mut read => return,
-            () = &mut idle => {
-                let Some(c) = conn.upgrade() else { return };
-                let now = tokio::time::Instant::now();
-                let heard = c.socket.lock().extra.heard.as_of(now);
-                if now >= heard + keepalive * 3 {
-                    c.close(&Status::unavailable("the server stopped answering"));
-                    return;
-                }
-                if now >= heard + keepalive {
-                    let _ = c.tx.try_send(Message::Ping(bytes::Bytes::new()));
-                    idle.as_mut().reset(now + keepalive);
-                } else {
-                    idle.as_mut().reset(heard + keepalive);
-                }
+        // Woken after most calls (see `Conn::stop_reading`), mostly to find the next caller
+        // reading already: one lock, and the timer polled only when it may have fired.
+        let fired = std::future::poll_fn(|cx| {
+            if keepalive.poll_fired(cx) {
+                return Poll::Ready(true);
             }
+            let Some(c) = conn.upgrade() else { return Poll::Ready(false) };
+            c.read(cx, None).map(|_| false)
+        })
+        .await;
+        // The connection ended (and `read` failed its calls), or the client is gone.
+        let Some(c) = conn.upgrade().filter(|_| fired) else { return };
+        let firing = keepalive.fired(&mut c.socket.lock().extra.heard);
+        match firing {
+            Firing::Gone => return c.close(&Status::unavailable("the server stopped answering")),
+            Firing::Ping => {
+                let _ = c.tx.try_send(Message::Ping(bytes::Bytes::new()));
+            }
+            Firing::Heard => {}
         }
     }
 }

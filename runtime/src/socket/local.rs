@@ -128,6 +128,7 @@ pub(crate) fn serve_request(
         if let Some(id) = &id {
             let text = match result {
                 Ok(Reply::Value(bytes)) => wire::result_text(id, &bytes),
+                Ok(Reply::Text(text)) => wire::response_text(id, &text),
                 Ok(Reply::Empty) => wire::result_text(id, b"null"),
                 Ok(Reply::Stream(_)) => {
                     let status = Status::internal("a client does not serve streams");

@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tracing::Instrument as _;
 
 use super::outbox::{Kind, Out, Outbox};
-use super::shared::{Heard, SharedSocket};
+use super::shared::{Firing, Heard, Keepalive, SharedSocket, poll_registering};
 use super::wire::{self, CANCEL, Envelope, INVALID_REQUEST, Incoming, PARSE_ERROR, SUBSCRIBE};
 use super::{
     BINARY_SUBPROTOCOL, SUBPROTOCOL, SUBPROTOCOLS, SlowReceiver, SocketConfig, SocketPeer, close_code,
@@ -529,12 +529,11 @@ async fn serve_socket(ws: Ws, shared: Arc<Shared>) {
     let killed = outbox.killed();
     tokio::pin!(killed);
     let mut heard = Heard::new(tokio::time::Instant::now());
-    let idle = tokio::time::sleep(config.keepalive);
-    tokio::pin!(idle);
-    // `killed`, `stopped` and `idle` are polled on the first turn, which registers them to wake
-    // this task, and then only when they may be ready: polling all three for every message costs
-    // more than reading a small one does.
-    let (mut armed, mut idle_armed) = (false, false);
+    let mut keepalive = Keepalive::new(config.keepalive);
+    // `killed` and `stopped` (and the keepalive) are polled on the first turn, which registers
+    // them to wake this task, and then only when they may be ready: polling them all for every
+    // message costs more than reading a small one does.
+    let mut armed = false;
     let exit = loop {
         let event = std::future::poll_fn(|cx| {
             if (!armed || outbox.is_dead()) && poll_registering(killed.as_mut(), cx).is_ready() {
@@ -545,10 +544,10 @@ async fn serve_socket(ws: Ws, shared: Arc<Shared>) {
             {
                 return Poll::Ready(Event::Stopped(graceful));
             }
-            if (!idle_armed || idle.is_elapsed()) && poll_registering(idle.as_mut(), cx).is_ready() {
+            if keepalive.poll_fired(cx) {
                 return Poll::Ready(Event::Idle);
             }
-            (armed, idle_armed) = (true, true);
+            armed = true;
             socket.lock().poll_next(cx).map(Event::Message)
         })
         .await;
@@ -558,24 +557,17 @@ async fn serve_socket(ws: Ws, shared: Arc<Shared>) {
             Event::Stopped(true) => {
                 break Exit::Close(close_code::GOING_AWAY, "the server is shutting down".into());
             }
-            Event::Idle => {
-                let now = tokio::time::Instant::now();
-                let heard = heard.as_of(now);
-                // Nothing heard at three firings in a row, pings unanswered: the peer is gone.
-                if now >= heard + config.keepalive * 3 {
+            Event::Idle => match keepalive.fired(&mut heard) {
+                Firing::Gone => {
                     tracing::debug!("closing a silent socket connection");
                     break Exit::Kill;
                 }
-                if now >= heard + config.keepalive {
+                Firing::Ping => {
                     outbox.ping();
-                    idle.as_mut().reset(now + config.keepalive);
-                } else {
-                    idle.as_mut().reset(heard + config.keepalive);
+                    continue;
                 }
-                // A timer that fired forgets its waker: polled again to register one.
-                idle_armed = false;
-                continue;
-            }
+                Firing::Heard => continue,
+            },
             Event::Message(message) => message,
         };
         heard.message();
@@ -648,12 +640,6 @@ enum Event {
     Idle,
     /// The WebSocket's next message (`None`: the connection ended).
     Message(Option<Result<Message, WsError>>),
-}
-
-/// Polls `future` outside the task's cooperative budget, so that `Pending` always means it is
-/// registered to wake the task (a future that ran out of budget returns `Pending` without).
-fn poll_registering<F: Future>(future: Pin<&mut F>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
-    Pin::new(&mut tokio::task::unconstrained(future)).poll(cx)
 }
 
 /// What a read error means for the connection.
@@ -872,10 +858,15 @@ fn start_checking(
         }
         Some(_) => return invalid("invalid request: `params` must be an object"),
     };
-    let ctx = match params.map(wire::context_in) {
-        None => wire::context_of_text(None),
-        Some(Ok(ctx)) => ctx,
-        Some(Err(e)) => return Started::Now(Some(not_json(&e))),
+    // `params` as our client writes them are read by bytes (the Context, and the arguments).
+    let plain = params.and_then(wire::Plain::of);
+    let ctx = match (&plain, params) {
+        (Some(plain), _) => Ok(plain.context()),
+        (None, None) => wire::context_of_text(None),
+        (None, Some(params)) => match wire::context_in(params) {
+            Ok(ctx) => ctx,
+            Err(e) => return Started::Now(Some(not_json(&e))),
+        },
     };
     let ctx = match ctx {
         // The handler can call back the services the client exposes (`Context::caller`).
@@ -934,11 +925,14 @@ fn start_checking(
         );
         return answer(&status, Some(&ctx));
     };
-    // The arguments are the text of `params` (`_meta` among them, ignored as unknown members are).
-    let payload = Payload::Encoded(
-        Codec::Json,
-        params.map_or_else(|| Bytes::from_static(b"{}"), |params| message.slice_ref(params.as_bytes())),
-    );
+    // The arguments are the text of `params` (`_meta` among them, ignored as unknown members are),
+    // or, when our client wrote them, a copy without `_meta`: copying costs less than reading
+    // `_meta` to skip it and checking the text's UTF-8 again (the copy is known to be text).
+    let payload = match (plain.as_ref().and_then(wire::Plain::args), params) {
+        (Some(args), _) => Payload::JsonText(args),
+        (None, Some(params)) => Payload::Encoded(Codec::Json, message.slice_ref(params.as_bytes())),
+        (None, None) => Payload::Encoded(Codec::Json, Bytes::from_static(b"{}")),
+    };
     let span = tracing::info_span!(
         "svcgen.call",
         binding = "socket",
@@ -964,15 +958,16 @@ fn start_checking(
         );
         return Started::Now(id.map(|id| wire::result_text(id, b"null")));
     }
-    let correlation_id = ctx.correlation_id().to_owned();
-    let mut work: Work = Box::pin(
-        async move { run_call(&*service, method_descriptor.name, payload, Codec::Json, ctx).await }
-            .instrument(span.clone()),
-    );
+    let correlation_id = ctx.shared_correlation_id();
+    let mut work: Work =
+        Box::pin(async move { run_call(&*service, method_descriptor.name, payload, Codec::Json, ctx).await });
     if !stream {
         // A handler that does not wait is answered now, without a task (most are: the
-        // reply is then written by the reader itself).
-        let first = crate::dispatch::poll_now(&mut work);
+        // reply is then written by the reader itself). The task, if any, runs in the span too.
+        let first = {
+            let _entered = span.enter();
+            crate::dispatch::poll_now(&mut work)
+        };
         // Unless it failed, the first poll read all of `params` (when it was left to it).
         *proven |= !matches!(first, Poll::Ready(Err(_)));
         if let Poll::Ready(result) = first {
@@ -1024,6 +1019,7 @@ fn answer_of(
 ) -> Result<String, ReplyStream> {
     match result {
         Ok(Reply::Value(bytes)) => Ok(wire::result_text(id, &bytes)),
+        Ok(Reply::Text(text)) => Ok(wire::response_text(id, &text)),
         Ok(Reply::Empty) => Ok(wire::result_text(id, b"null")),
         Ok(Reply::Stream(items)) => Err(items),
         Err(status) => {

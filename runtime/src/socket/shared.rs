@@ -7,8 +7,11 @@
 //! reader waiting for a message and a writer waiting for the socket to drain do not disturb
 //! each other; only the holder of the turn ever waits to write, so no write wake-up is lost.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use futures_util::{Sink as _, Stream as _};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -174,6 +177,65 @@ impl Heard {
         }
         self.at
     }
+}
+
+/// A connection reader's keepalive timer. It is polled once, which registers it, and then only
+/// when it may have fired: polling a timer for every message costs more than reading a small one.
+pub(super) struct Keepalive {
+    period: Duration,
+    timer: Pin<Box<tokio::time::Sleep>>,
+    /// Whether the timer is registered to wake the reader.
+    armed: bool,
+}
+
+/// What a keepalive firing means.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Firing {
+    /// Nothing heard at three firings in a row (pings unanswered): the peer is gone.
+    Gone,
+    /// Silent for a period: ping it.
+    Ping,
+    /// Heard from lately: nothing to do.
+    Heard,
+}
+
+impl Keepalive {
+    pub(super) fn new(period: Duration) -> Self {
+        Self { period, timer: Box::pin(tokio::time::sleep(period)), armed: false }
+    }
+
+    /// Whether the timer fired; `cx` is woken when it does.
+    pub(super) fn poll_fired(&mut self, cx: &mut Context<'_>) -> bool {
+        if (!self.armed || self.timer.is_elapsed()) && poll_registering(self.timer.as_mut(), cx).is_ready() {
+            // A timer that fired forgets its waker: polled again to register one.
+            self.armed = false;
+            return true;
+        }
+        self.armed = true;
+        false
+    }
+
+    /// What the firing means for a peer `heard` from as counted, and the timer set again.
+    pub(super) fn fired(&mut self, heard: &mut Heard) -> Firing {
+        let now = tokio::time::Instant::now();
+        let heard = heard.as_of(now);
+        if now >= heard + self.period * 3 {
+            return Firing::Gone;
+        }
+        if now >= heard + self.period {
+            self.timer.as_mut().reset(now + self.period);
+            Firing::Ping
+        } else {
+            self.timer.as_mut().reset(heard + self.period);
+            Firing::Heard
+        }
+    }
+}
+
+/// Polls `future` outside the task's cooperative budget, so that `Pending` always means it is
+/// registered to wake the task (a future that ran out of budget returns `Pending` without).
+pub(super) fn poll_registering<F: Future>(future: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<F::Output> {
+    Pin::new(&mut tokio::task::unconstrained(future)).poll(cx)
 }
 
 #[cfg(test)]

@@ -91,6 +91,42 @@ pub fn method_name(method: &MethodDescriptor) -> String {
     name
 }
 
+/// What a client calls: a method of a service, named as [`method_name`] names it but written
+/// where it goes (no string is put together for it), or a method of the binding itself.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Callee<'a> {
+    Method(&'a MethodDescriptor),
+    Binding(&'static str),
+}
+
+impl Callee<'_> {
+    /// Longest name joined on the stack.
+    const SHORT: usize = 128;
+}
+
+impl serde::Serialize for Callee<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let method = match self {
+            Callee::Binding(name) => return serializer.serialize_str(name),
+            Callee::Method(method) => method,
+        };
+        let len = method.service.len() + 1 + method.name.len();
+        if len > Self::SHORT {
+            return serializer.serialize_str(&method_name(method));
+        }
+        // Joined in a buffer on the stack (most names are short): no allocation, no formatting.
+        let mut joined = [0_u8; Self::SHORT];
+        let (service, rest) = joined.split_at_mut(method.service.len());
+        service.copy_from_slice(method.service.as_bytes());
+        rest[0] = b'.';
+        rest[1..=method.name.len()].copy_from_slice(method.name.as_bytes());
+        match std::str::from_utf8(&joined[..len]) {
+            Ok(name) => serializer.serialize_str(name),
+            Err(_) => serializer.serialize_str(&method_name(method)),
+        }
+    }
+}
+
 /// The JSON-RPC error object of a status: `code`, `message`, and `data`, the problem document
 /// (as REST sends it), so the typed error is recovered from it.
 #[must_use]
@@ -134,10 +170,13 @@ pub fn status_of_error(error: &Value) -> Status {
 /// the request had it).
 #[must_use]
 pub fn result_text(id: &RawValue, result: &[u8]) -> String {
-    let id = id.get();
-    let result = std::str::from_utf8(result).unwrap_or("null");
+    response_text(id, std::str::from_utf8(result).unwrap_or("null"))
+}
+
+/// [`result_text`] of a result held as text.
+pub(crate) fn response_text(id: &RawValue, result: &str) -> String {
     // (One allocation of the exact length: the message is sent as these bytes, not copied.)
-    [r#"{"jsonrpc":"2.0","id":"#, id, r#","result":"#, result, "}"].concat()
+    [r#"{"jsonrpc":"2.0","id":"#, id.get(), r#","result":"#, result, "}"].concat()
 }
 
 /// A response to the request with a numeric id written as [`result_text`] writes it: the id
@@ -212,10 +251,10 @@ struct Params<'a, P> {
 }
 
 #[derive(serde::Serialize)]
-struct Request<'a, P> {
+struct Request<'a, P, M> {
     jsonrpc: &'static str,
     id: u64,
-    method: &'a str,
+    method: M,
     params: Params<'a, P>,
 }
 
@@ -226,6 +265,16 @@ struct Request<'a, P> {
 pub fn request_text<P: serde::Serialize>(
     id: u64,
     method: &str,
+    args: &P,
+    ctx: &Context,
+) -> Result<String, Status> {
+    request_text_to(id, method, args, ctx)
+}
+
+/// [`request_text`] to a method named by anything that serialises as its name.
+pub(crate) fn request_text_to<P: serde::Serialize>(
+    id: u64,
+    method: impl serde::Serialize,
     args: &P,
     ctx: &Context,
 ) -> Result<String, Status> {
@@ -259,8 +308,8 @@ pub(crate) fn context_of_text(meta: Option<&RawValue>) -> Result<Context, Status
 }
 
 /// The Context of a request from its `params` (`_meta` among them), as [`context_of_text`] of
-/// its `_meta` member (the last, if repeated); `_meta` written last, as our client writes it,
-/// is read once.
+/// its `_meta` member (the last, if repeated); `_meta` written last is read once. (`params` laid
+/// out exactly as our client writes them are read by [`Plain`], first.)
 ///
 /// `params` is JSON text, or text that is found to be JSON before the Context is relied on
 /// (`_meta` at the end is found as in JSON text: see [`meta_at_end`]).
@@ -268,9 +317,6 @@ pub(crate) fn context_of_text(meta: Option<&RawValue>) -> Result<Context, Status
 /// # Errors
 /// The outer error when `params` is not a JSON object; the inner as [`context_of_text`].
 pub(crate) fn context_in(params: &str) -> Result<Result<Context, Status>, serde_json::Error> {
-    if let Some((correlation_id, traceparent)) = plain_meta(params) {
-        return Ok(Ok(Context::from_headers(Some(correlation_id), Some(traceparent))));
-    }
     if let Some(members) = meta_at_end::<MetaMembers<'_>>(params) {
         return Ok(context_of_members(&members));
     }
@@ -516,12 +562,13 @@ static VERSION: std::sync::LazyLock<Option<Box<RawValue>>> =
     std::sync::LazyLock::new(|| RawValue::from_string(r#""2.0""#.to_owned()).ok());
 
 /// Whether a text has over 128 opening brackets (`[`, `{`), so it could nest deeper than a
-/// parsed value may. Counted by the chunk in bytes (vectorised), stopping once past 128.
+/// parsed value may. Counted by blocks of 128 bytes (each count fits a byte, and a whole block
+/// is a whole number of vectors, leaving no byte-by-byte tail), stopping once past 128.
 fn has_many_brackets(text: &str) -> bool {
     let mut open = 0_usize;
-    for chunk in text.as_bytes().chunks(255) {
+    for block in text.as_bytes().chunks(128) {
         // `[` (0x5b) and `{` (0x7b) differ by the bit 0x20 alone.
-        open += usize::from(chunk.iter().map(|&b| u8::from(b | 0x20 == b'{')).sum::<u8>());
+        open += usize::from(block.iter().fold(0_u8, |n, &b| n + u8::from(b | 0x20 == b'{')));
         if open > 128 {
             return true;
         }
@@ -809,28 +856,70 @@ fn meta_at_end<'a, T: de::Deserialize<'a>>(params: &'a str) -> Option<T> {
     (rest.get(values.byte_offset()..)?.trim_ascii() == "}").then_some(meta)
 }
 
-/// The ids of `_meta` as our client writes it when the Context has no deadline and no metadata:
+/// `params` as our client writes them when the Context has no deadline and no metadata: `_meta`
 /// the last member, `"_meta":{"correlation_id":"<id>","traceparent":"<tp>"}` after `{` or `,`,
-/// then the closing `}`, neither id with a `"` or `\`. Compared as bytes; `None` for any other
-/// layout (read by [`meta_at_end`]).
+/// then the closing `}`, neither id with a `"` or `\`. Found by comparing bytes; any other
+/// layout is read by [`meta_at_end`].
 ///
 /// Sound as [`meta_at_end`] is, for a valid JSON text: no `"` there is escaped, so (counted
 /// back from the end, outside any string) `"_meta"` is a member name of the outermost object.
-fn plain_meta(params: &str) -> Option<(&str, &str)> {
-    // Each id from the `"` before it (the last one: the id has none), then the fixed text before.
-    fn last_string(text: &str) -> Option<(&str, &str)> {
-        let quote = memchr::memrchr(b'"', text.as_bytes())?;
-        let value = text.get(quote + 1..)?;
-        if value.contains('\\') {
+pub(crate) struct Plain<'a> {
+    /// `params` up to `"_meta"`, ending with its separator (`{` or `,`).
+    before: &'a str,
+    correlation_id: &'a str,
+    traceparent: &'a str,
+}
+
+impl<'a> Plain<'a> {
+    pub(crate) fn of(params: &'a str) -> Option<Self> {
+        // Each id from the `"` before it (the last one: the id has none), then the fixed text.
+        fn last_string(text: &str) -> Option<(&str, &str)> {
+            let quote = memchr::memrchr(b'"', text.as_bytes())?;
+            let value = text.get(quote + 1..)?;
+            if value.contains('\\') {
+                return None;
+            }
+            Some((text.get(..quote)?, value))
+        }
+        let (rest, traceparent) = last_string(params.strip_suffix("\"}}")?)?;
+        let (rest, correlation_id) = last_string(rest.strip_suffix("\",\"traceparent\":")?)?;
+        let before = rest.strip_suffix("\"_meta\":{\"correlation_id\":")?.trim_ascii_end();
+        matches!(before.as_bytes().last(), Some(b',' | b'{')).then_some(Self {
+            before,
+            correlation_id,
+            traceparent,
+        })
+    }
+
+    /// The call's Context.
+    pub(crate) fn context(&self) -> Context {
+        Context::from_headers(Some(self.correlation_id), Some(self.traceparent))
+    }
+
+    /// The arguments: the object without `_meta`, so that the method's decoder does not read
+    /// `_meta` only to skip it.
+    ///
+    /// The object is JSON exactly when `params` is (when the arguments are proven by their
+    /// decoder, `params` are too): `_meta`'s ids have no `"`, `\` or control character, and the
+    /// separator is kept as the arguments' end only when it closes an object that is one (`{`
+    /// alone, or `,` after a member).
+    pub(crate) fn args(&self) -> Option<String> {
+        // (The lowest byte, over every byte rather than stopping at the first: that is vectorised.)
+        let controls = |text: &str| text.bytes().fold(u8::MAX, u8::min) < 0x20;
+        if controls(self.correlation_id) || controls(self.traceparent) {
             return None;
         }
-        Some((text.get(..quote)?, value))
+        let args = match self.before.strip_suffix(',') {
+            // `{,"_meta":…}` is no object.
+            Some(members) if members.trim_ascii_end() == "{" => return None,
+            Some(members) => members,
+            None => self.before,
+        };
+        let mut object = String::with_capacity(args.len() + 1);
+        object.push_str(args);
+        object.push('}');
+        Some(object)
     }
-    let (rest, traceparent) = last_string(params.strip_suffix("\"}}")?)?;
-    let (rest, correlation_id) = last_string(rest.strip_suffix("\",\"traceparent\":")?)?;
-    let before = rest.strip_suffix("\"_meta\":{\"correlation_id\":")?;
-    matches!(before.trim_ascii_end().as_bytes().last(), Some(b',' | b'{'))
-        .then_some((correlation_id, traceparent))
 }
 
 /// `_meta` read member by member (every member's text is scanned).
@@ -1099,7 +1188,7 @@ mod tests {
         ];
         for (text, plain) in cases {
             assert!(is_json(text), "{text}");
-            let found = plain_meta(text);
+            let found = Plain::of(text).map(|plain| (plain.correlation_id, plain.traceparent));
             assert_eq!(found.is_some(), plain, "{text}");
             let Some((id, tp)) = found else { continue };
             // As the members of the last `_meta` read as JSON.
@@ -1120,6 +1209,95 @@ mod tests {
             let e = Incoming::parse(not_json).err().unwrap_or_else(|| panic!("{not_json} is refused"));
             let expected = serde_json::from_str::<Value>(not_json).expect_err("not a value");
             assert_eq!(e.to_string(), expected.to_string());
+        }
+    }
+
+    #[test]
+    fn args_without_meta_are_json_exactly_when_params_are() {
+        let meta = r#""_meta":{"correlation_id":"c","traceparent":"t"}}"#;
+        let long = "x".repeat(70_000);
+        let long_args = format!(r#"{{"s":"{long}"}}"#);
+        let cases = [
+            // JSON, and the arguments as JSON reads them without `_meta`.
+            (format!("{{{meta}"), Some("{}")),
+            (format!("{{ {meta}"), Some("{}")),
+            (format!(r#"{{"n":1,{meta}"#), Some(r#"{"n":1}"#)),
+            (format!(r#"{{"n":[1,{{"a":"b,"}}] , {meta}"#), Some(r#"{"n":[1,{"a":"b,"}] }"#)),
+            (format!(r#"{{"_meta":1,{meta}"#), Some(r#"{"_meta":1}"#)),
+            // Not JSON: either no copy, or a copy that is not JSON either.
+            (format!("{{,{meta}"), None),
+            (format!("{{ , {meta}"), None),
+            (format!(r#"{{"n":[1,{meta}"#), Some(r#"{"n":[1}"#)),
+            (format!(r#"{{"n":{{{meta}"#), Some(r#"{"n":{}"#)),
+            (format!(r#"{{"s":"x,{meta}"#), Some(r#"{"s":"x}"#)),
+            (
+                r#"{"n":1,"_meta":{"correlation_id":"c
+","traceparent":"t"}}"#
+                    .to_owned(),
+                None,
+            ),
+            (format!(r#"{{"n":1,"_meta":{{"correlation_id":"{}","traceparent":"t"}}}}"#, "\u{1}"), None),
+            // Long arguments are copied too.
+            (format!(r#"{{"s":"{long}",{meta}"#), Some(long_args.as_str())),
+        ];
+        for (params, args) in &cases {
+            let copied = Plain::of(params).and_then(|plain| plain.args());
+            assert_eq!(copied.as_deref(), *args, "{params}");
+            let Some(copied) = copied else { continue };
+            assert_eq!(is_json(&copied), is_json(params), "{params}");
+            if is_json(params) {
+                let mut expected: Value = serde_json::from_str(params).expect("JSON");
+                let members = expected.as_object_mut().expect("an object");
+                // The last `_meta` is the Context's; an earlier one stays an argument.
+                members.remove("_meta");
+                if params.starts_with(r#"{"_meta":1"#) {
+                    members.insert("_meta".to_owned(), Value::from(1));
+                }
+                assert_eq!(serde_json::from_str::<Value>(&copied).expect("JSON"), expected, "{params}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_callee_is_written_as_its_joined_name() {
+        use crate::descriptor::{HttpMethod, MethodKind};
+        let long: &'static str = "s".repeat(200).leak();
+        for (service, name) in
+            [("a.B", "c"), ("shop.catalog.Catalog", "get_product"), (long, "m"), ("a", long)]
+        {
+            let method = MethodDescriptor {
+                service,
+                name,
+                subject: "",
+                kind: MethodKind::Unary,
+                http_method: HttpMethod::Post,
+                http_path: "",
+                params: &[],
+                errors: &[],
+            };
+            let written = serde_json::to_string(&Callee::Method(&method)).expect("a string");
+            assert_eq!(written, serde_json::to_string(&method_name(&method)).expect("a string"));
+        }
+        assert_eq!(
+            serde_json::to_string(&Callee::Binding(SUBSCRIBE)).expect("a string"),
+            r#""svcgen.subscribe""#
+        );
+    }
+
+    #[test]
+    fn brackets_are_counted_across_blocks_and_the_tail() {
+        // 128 or 129 opening brackets, spread over texts whose lengths put them in whole
+        // blocks of 128 bytes, across block edges and in the tail.
+        for len in [129, 200, 255, 256, 257, 383, 1000] {
+            for count in [127, 128, 129] {
+                let mut text = vec![b'a'; len];
+                for i in 0..count {
+                    text[i * len / count] = if i % 2 == 0 { b'[' } else { b'{' };
+                }
+                let text = String::from_utf8(text).expect("ASCII");
+                assert_eq!(text.matches(['[', '{']).count(), count, "{len} bytes");
+                assert_eq!(has_many_brackets(&text), count > 128, "{len} bytes, {count} brackets");
+            }
         }
     }
 
