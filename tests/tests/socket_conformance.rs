@@ -499,6 +499,7 @@ async fn hostile_json_shapes_are_answered_not_fatal() {
     let get = r#""method":"conformance.Conformance.get""#;
     let whoami = r#""method":"conformance.Conformance.whoami""#;
     let meta = r#""_meta":{"correlation_id":"c-7","traceparent":"t"}}"#;
+    let ff = '\u{c}';
     let hostile = [
         (deep.clone(), -32700),
         (r#"{"jsonrpc":"2.0","id":{"a":1},"method":"x"}"#.to_owned(), -32600),
@@ -534,6 +535,9 @@ async fn hostile_json_shapes_are_answered_not_fatal() {
         ),
         (r#"{"jsonrpc":"2.0","id":1,"method":"svcgen.cancel","params":{"id":}}"#.to_owned(), -32700),
         (format!(r#"{{"jsonrpc":"2.0","id":1,{get},"params":{{"name":5}}}}"#), -32602),
+        // Form feed is no JSON whitespace, wherever the server skips whitespace itself.
+        (format!(r#"{{"jsonrpc":"2.0","id":1,{whoami},"params":{{}}{ff}}}"#), -32700),
+        (format!(r#"{{"jsonrpc":"2.0","id":1,{whoami},"params":{{"x":1,{ff}{meta}}}"#), -32700),
         // Our client's `_meta`, last, is cut off before the arguments are decoded (by a method
         // that takes none here, so that only text that is not JSON can fail): what is left is
         // JSON only when the whole was.

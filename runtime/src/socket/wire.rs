@@ -535,11 +535,11 @@ impl<'a> Envelope<'a> {
         let method = text.get(text.len() - rest.len() - 1..text.len() - rest.len() + name + 1)?;
         let rest = rest.get(name + 1..)?.strip_prefix(r#","params":"#)?;
         let (params, params_unchecked) = if lazily && rest.starts_with('{') {
-            (rest.trim_ascii_end().strip_suffix('}')?.trim_ascii_end(), true)
+            (rest.trim_end_matches(JSON_SPACE).strip_suffix('}')?.trim_end_matches(JSON_SPACE), true)
         } else {
             let mut values = serde_json::Deserializer::from_str(rest).into_iter::<&RawValue>();
             let params = values.next()?.ok()?;
-            if rest.get(values.byte_offset()..)?.trim_ascii() != "}" {
+            if rest.get(values.byte_offset()..)?.trim_matches(JSON_SPACE) != "}" {
                 return None;
             }
             (params.get(), false)
@@ -556,6 +556,10 @@ impl<'a> Envelope<'a> {
         })
     }
 }
+
+/// JSON's whitespace (RFC 8259: space, tab, line feed, carriage return). Not form feed, which
+/// `trim_ascii` would also take: text skipped as whitespace here is read by no one else.
+const JSON_SPACE: [char; 4] = [' ', '\t', '\n', '\r'];
 
 /// `"2.0"`, the `jsonrpc` member of a request in the plain layout ([`Envelope::plain`]), read once.
 static VERSION: std::sync::LazyLock<Option<Box<RawValue>>> =
@@ -847,13 +851,13 @@ fn meta_at_end<'a, T: de::Deserialize<'a>>(params: &'a str) -> Option<T> {
         }
         end = underscore;
     };
-    if !matches!(params.get(..at)?.trim_ascii_end().as_bytes().last(), Some(b',' | b'{')) {
+    if !matches!(params.get(..at)?.trim_end_matches(JSON_SPACE).as_bytes().last(), Some(b',' | b'{')) {
         return None;
     }
     let rest = params.get(at + "\"_meta\":".len()..)?;
     let mut values = serde_json::Deserializer::from_str(rest).into_iter::<T>();
     let meta = values.next()?.ok()?;
-    (rest.get(values.byte_offset()..)?.trim_ascii() == "}").then_some(meta)
+    (rest.get(values.byte_offset()..)?.trim_matches(JSON_SPACE) == "}").then_some(meta)
 }
 
 /// `params` as our client writes them when the Context has no deadline and no metadata: `_meta`
@@ -883,7 +887,7 @@ impl<'a> Plain<'a> {
         }
         let (rest, traceparent) = last_string(params.strip_suffix("\"}}")?)?;
         let (rest, correlation_id) = last_string(rest.strip_suffix("\",\"traceparent\":")?)?;
-        let before = rest.strip_suffix("\"_meta\":{\"correlation_id\":")?.trim_ascii_end();
+        let before = rest.strip_suffix("\"_meta\":{\"correlation_id\":")?.trim_end_matches(JSON_SPACE);
         matches!(before.as_bytes().last(), Some(b',' | b'{')).then_some(Self {
             before,
             correlation_id,
@@ -911,7 +915,7 @@ impl<'a> Plain<'a> {
         }
         let args = match self.before.strip_suffix(',') {
             // `{,"_meta":…}` is no object.
-            Some(members) if members.trim_ascii_end() == "{" => return None,
+            Some(members) if members.trim_end_matches(JSON_SPACE) == "{" => return None,
             Some(members) => members,
             None => self.before,
         };
