@@ -127,13 +127,15 @@ impl Payload {
     }
 }
 
+/// Arguments that failed on their data: their JSON as a tree, to try again, and the error.
+type Retry = (serde_json::Value, serde_json::Error);
+
 /// The arguments decoded from JSON text (`decoded`), or, when that failed on the data rather
 /// than the syntax, the text read as a tree (by `tree`) for another try, with the error.
-#[allow(clippy::type_complexity)]
 fn read_json<T>(
     decoded: serde_json::Result<T>,
     tree: impl FnOnce() -> serde_json::Result<serde_json::Value>,
-) -> Result<Result<T, (serde_json::Value, serde_json::Error)>, Status> {
+) -> Result<Result<T, Retry>, Status> {
     match decoded {
         Ok(decoded) => Ok(Ok(decoded)),
         Err(e) if e.is_data() => match tree() {
