@@ -1172,7 +1172,7 @@ mod tests {
     }
 
     #[test]
-    fn plain_meta_is_what_json_reads_there() {
+    fn plain_ids_are_what_json_reads_there() {
         let ctx = Context::new();
         let ours =
             request_text(1, "a.B.c", &serde_json::json!({"s": "\\\",\"_meta\":"}), &ctx).expect("encoded");
