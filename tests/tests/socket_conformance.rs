@@ -535,6 +535,12 @@ async fn hostile_json_shapes_are_answered_not_fatal() {
         ),
         (r#"{"jsonrpc":"2.0","id":1,"method":"svcgen.cancel","params":{"id":}}"#.to_owned(), -32700),
         (format!(r#"{{"jsonrpc":"2.0","id":1,{get},"params":{{"name":5}}}}"#), -32602),
+        (
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,{get},"params":{{"name":"a","_meta":{{"deadline_ms":0}}}}}}"#
+            ),
+            -32602,
+        ),
         // Form feed is no JSON whitespace, wherever the server skips whitespace itself.
         (format!(r#"{{"jsonrpc":"2.0","id":1,{whoami},"params":{{}}{ff}}}"#), -32700),
         (format!(r#"{{"jsonrpc":"2.0","id":1,{whoami},"params":{{"x":1,{ff}{meta}}}"#), -32700),
