@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::local::{Local, Served, serve_request};
 use super::shared::{Firing, Heard, Keepalive, SharedSocket};
-use super::wire::{self, CANCEL, Callee, EVENT, Incoming, STREAM_END, STREAM_ERROR, STREAM_ITEM, SUBSCRIBE};
+use super::wire::{self, CANCEL, EVENT, Incoming, STREAM_END, STREAM_ERROR, STREAM_ITEM, SUBSCRIBE};
 use super::{SUBPROTOCOL, SocketConfig};
 use crate::context::Context;
 use crate::descriptor::MethodDescriptor;
@@ -505,7 +505,7 @@ impl SocketClient {
         mut decode: impl FnMut(&str) -> bool,
     ) -> Result<Answer, Status> {
         let (reply_tx, mut reply_rx) = oneshot::channel();
-        let (conn, n) = self.start(Callee::Method(method), ctx, request, Pending::Unary(reply_tx)).await?;
+        let (conn, n) = self.start(wire::method_name(method), ctx, request, Pending::Unary(reply_tx)).await?;
         let mut guard = CancelOnDrop { conn: conn.clone(), target: Target::Call(n), armed: true };
         let _reading = Reading(&conn, n);
         // The caller reads the socket itself while it waits; a response read by someone else
@@ -543,7 +543,7 @@ impl SocketClient {
         ctx: &Context,
         request: &Req,
     ) -> Result<Streaming<Item>, Status> {
-        self.subscription(Callee::Method(method), ctx, request).await
+        self.subscription(wire::method_name(method), ctx, request).await
     }
 
     /// The events of type `T` (a generated event struct) the server pushes
@@ -610,13 +610,13 @@ impl SocketClient {
         struct Subscribe<'a> {
             event: &'a str,
         }
-        self.subscription(Callee::Binding(SUBSCRIBE), &Context::new(), &Subscribe { event: subject }).await
+        self.subscription(SUBSCRIBE.to_owned(), &Context::new(), &Subscribe { event: subject }).await
     }
 
     /// Starts a subscription (a server stream or an event) and reads its notifications.
     async fn subscription<Req: Serialize, Item: DeserializeOwned + Send + 'static>(
         &self,
-        method: Callee<'_>,
+        method: String,
         ctx: &Context,
         request: &Req,
     ) -> Result<Streaming<Item>, Status> {
@@ -668,7 +668,7 @@ impl SocketClient {
     /// Registers a call and sends its request.
     async fn start<Req: Serialize>(
         &self,
-        method: Callee<'_>,
+        method: String,
         ctx: &Context,
         request: &Req,
         pending: Pending,
@@ -678,7 +678,7 @@ impl SocketClient {
         }
         let conn = self.connection().await?;
         let n = conn.next.fetch_add(1, Ordering::Relaxed);
-        let text = wire::request_text_to(n, method, request, ctx)?;
+        let text = wire::request_text(n, &method, request, ctx)?;
         if text.len() > self.inner.config.max_message {
             return Err(Status::new(
                 Code::PayloadTooLarge,

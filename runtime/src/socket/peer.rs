@@ -148,7 +148,7 @@ impl SocketPeer {
         }
         let inner = &*self.inner;
         let n = inner.next.fetch_add(1, Ordering::Relaxed);
-        let text = wire::request_text_to(n, wire::Callee::Method(method), request, ctx)?;
+        let text = wire::request_text(n, &wire::method_name(method), request, ctx)?;
         let (reply_tx, reply_rx) = oneshot::channel();
         {
             let mut pending = inner.pending();

@@ -91,42 +91,6 @@ pub fn method_name(method: &MethodDescriptor) -> String {
     name
 }
 
-/// What a client calls: a method of a service, named as [`method_name`] names it but written
-/// where it goes (no string is put together for it), or a method of the binding itself.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Callee<'a> {
-    Method(&'a MethodDescriptor),
-    Binding(&'static str),
-}
-
-impl Callee<'_> {
-    /// Longest name joined on the stack.
-    const SHORT: usize = 128;
-}
-
-impl serde::Serialize for Callee<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let method = match self {
-            Callee::Binding(name) => return serializer.serialize_str(name),
-            Callee::Method(method) => method,
-        };
-        let len = method.service.len() + 1 + method.name.len();
-        if len > Self::SHORT {
-            return serializer.serialize_str(&method_name(method));
-        }
-        // Joined in a buffer on the stack (most names are short): no allocation, no formatting.
-        let mut joined = [0_u8; Self::SHORT];
-        let (service, rest) = joined.split_at_mut(method.service.len());
-        service.copy_from_slice(method.service.as_bytes());
-        rest[0] = b'.';
-        rest[1..=method.name.len()].copy_from_slice(method.name.as_bytes());
-        match std::str::from_utf8(&joined[..len]) {
-            Ok(name) => serializer.serialize_str(name),
-            Err(_) => serializer.serialize_str(&method_name(method)),
-        }
-    }
-}
-
 /// The JSON-RPC error object of a status: `code`, `message`, and `data`, the problem document
 /// (as REST sends it), so the typed error is recovered from it.
 #[must_use]
@@ -251,10 +215,10 @@ struct Params<'a, P> {
 }
 
 #[derive(serde::Serialize)]
-struct Request<'a, P, M> {
+struct Request<'a, P> {
     jsonrpc: &'static str,
     id: u64,
-    method: M,
+    method: &'a str,
     params: Params<'a, P>,
 }
 
@@ -265,16 +229,6 @@ struct Request<'a, P, M> {
 pub fn request_text<P: serde::Serialize>(
     id: u64,
     method: &str,
-    args: &P,
-    ctx: &Context,
-) -> Result<String, Status> {
-    request_text_to(id, method, args, ctx)
-}
-
-/// [`request_text`] to a method named by anything that serialises as its name.
-pub(crate) fn request_text_to<P: serde::Serialize>(
-    id: u64,
-    method: impl serde::Serialize,
     args: &P,
     ctx: &Context,
 ) -> Result<String, Status> {
@@ -1260,32 +1214,6 @@ mod tests {
                 assert_eq!(serde_json::from_str::<Value>(&copied).expect("JSON"), expected, "{params}");
             }
         }
-    }
-
-    #[test]
-    fn a_callee_is_written_as_its_joined_name() {
-        use crate::descriptor::{HttpMethod, MethodKind};
-        let long: &'static str = "s".repeat(200).leak();
-        for (service, name) in
-            [("a.B", "c"), ("shop.catalog.Catalog", "get_product"), (long, "m"), ("a", long)]
-        {
-            let method = MethodDescriptor {
-                service,
-                name,
-                subject: "",
-                kind: MethodKind::Unary,
-                http_method: HttpMethod::Post,
-                http_path: "",
-                params: &[],
-                errors: &[],
-            };
-            let written = serde_json::to_string(&Callee::Method(&method)).expect("a string");
-            assert_eq!(written, serde_json::to_string(&method_name(&method)).expect("a string"));
-        }
-        assert_eq!(
-            serde_json::to_string(&Callee::Binding(SUBSCRIBE)).expect("a string"),
-            r#""svcgen.subscribe""#
-        );
     }
 
     #[test]
