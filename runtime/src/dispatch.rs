@@ -44,9 +44,8 @@ impl Codec {
         match self {
             Codec::Json => {
                 // Room for a typical message up front, as below.
-                let mut out = Vec::with_capacity(512);
-                serde_json::to_writer(&mut out, value)
-                    .map(|()| bytes::Bytes::from(out))
+                crate::json::with_capacity(value, 512)
+                    .map(bytes::Bytes::from)
                     .map_err(|e| Status::internal(format!("cannot encode the reply: {e}")))
             }
             Codec::MsgPack => {
@@ -207,7 +206,7 @@ impl Reply {
     /// Encodes one value.
     pub fn value<T: Serialize>(codec: Codec, value: &T) -> Result<Self, Status> {
         match codec {
-            Codec::Json => serde_json::to_string(value)
+            Codec::Json => crate::json::to_string(value)
                 .map(Reply::Text)
                 .map_err(|e| Status::internal(format!("cannot encode the reply: {e}"))),
             Codec::MsgPack => codec.encode(value).map(Reply::Value),

@@ -12,6 +12,7 @@ pub mod context;
 pub mod descriptor;
 pub mod dispatch;
 mod host;
+mod json;
 pub mod queue;
 #[cfg(feature = "rest")]
 pub mod rest;

@@ -18,10 +18,10 @@
 //! rounds run every peer once in a rotating order. Ratios are medians of per-round ratios.
 //!
 //! Environment:
-//! - `SVCGEN_BENCH_SECS` — seconds per peer per round (default 0.6);
-//! - `SVCGEN_BENCH_WARMUP` — seconds of warm-up before each timed run (default 0.2; the first
+//! - `SVCGEN_BENCH_SECS` — seconds per peer per round (default 0.15);
+//! - `SVCGEN_BENCH_WARMUP` — seconds of warm-up before each timed run (default 0.05; the first
 //!   of each peer in a cell is twice as long);
-//! - `SVCGEN_BENCH_ROUNDS` — timed rounds (default 3);
+//! - `SVCGEN_BENCH_ROUNDS` — timed rounds (default 21);
 //! - `SVCGEN_BENCH_CONCURRENCY` — connections (one caller each), comma-separated (default `1,100`);
 //! - `SVCGEN_BENCH_SIZES` — the blob's JSON size in bytes, comma-separated (default `20,1024,16384`);
 //! - `SVCGEN_BENCH_IDLE` — idle connections for the memory measure (default 10000; `0` skips it);
@@ -71,7 +71,13 @@ struct Config {
 impl Config {
     fn from_env() -> Self {
         Self {
-            timing: Timing::from_env(0.6, 3, SERVER_THREAD),
+            // Many short rounds: this machine's speed drifts over seconds, and peers that take
+            // turns every 0.2 s see the same drift (two runs of 21 × 0.15 s agreed to 0.03 in
+            // the cells near their target, where 5 × 0.6 s runs differed by up to 0.25).
+            timing: Timing {
+                warm_up: env("SVCGEN_BENCH_WARMUP", 0.05),
+                ..Timing::from_env(0.15, 21, SERVER_THREAD)
+            },
             concurrency: env_list("SVCGEN_BENCH_CONCURRENCY", "1,100"),
             sizes: env_list("SVCGEN_BENCH_SIZES", "20,1024,16384"),
             idle: env("SVCGEN_BENCH_IDLE", 10_000),

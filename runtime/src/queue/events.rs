@@ -129,10 +129,9 @@ pub fn event_message<T: Serialize + ?Sized>(
     let body = match codec {
         Codec::Json => {
             // Room for a small event up front (growing from empty reallocates at every doubling).
-            let mut out = Vec::with_capacity(256);
-            serde_json::to_writer(&mut out, data)
-                .map_err(|e| Status::internal(format!("event not encoded: {e}")))?;
-            out
+            crate::json::with_capacity(data, 256)
+                .map_err(|e| Status::internal(format!("event not encoded: {e}")))?
+                .into_bytes()
         }
         Codec::MsgPack => {
             rmp_serde::to_vec_named(data).map_err(|e| Status::internal(format!("event not encoded: {e}")))?

@@ -158,7 +158,8 @@ impl RestClient {
             return Err(Status::deadline_exceeded("the deadline passed before the call was sent"));
         }
         if !method.http_method.params_in_query() && !method.http_path.contains('{') {
-            let body = serde_json::to_vec(request)
+            let body = crate::json::to_string(request)
+                .map(String::into_bytes)
                 .map_err(|e| Status::invalid_argument(format!("cannot encode the request: {e}")))?;
             let mut url = String::with_capacity(self.base.len() + method.http_path.len());
             url.push_str(&self.base);
@@ -218,7 +219,9 @@ impl RestClient {
         } else {
             builder = self.http.request(verb, url);
             if !args.is_empty() {
-                let body = serde_json::to_vec(&args).map_err(|e| Status::invalid_argument(e.to_string()))?;
+                let body = crate::json::to_string(&args)
+                    .map(String::into_bytes)
+                    .map_err(|e| Status::invalid_argument(e.to_string()))?;
                 builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
             }
         }

@@ -233,7 +233,7 @@ pub fn request_text<P: serde::Serialize>(
     ctx: &Context,
 ) -> Result<String, Status> {
     let request = Request { jsonrpc: "2.0", id, method, params: Params { args, meta: Meta(ctx) } };
-    serde_json::to_string(&request)
+    crate::json::to_string(&request)
         .map_err(|e| Status::invalid_argument(format!("cannot encode the request: {e}")))
 }
 
