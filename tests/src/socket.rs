@@ -101,13 +101,47 @@ pub fn serve_on(listener: tokio::net::TcpListener, config: SocketConfig) -> Serv
 
 /// A socket server of the conformance service on a free port, pushing the events of `broker`;
 /// its `ws://` URL.
-pub async fn serve_with_events(broker: &svcgen::queue::MemoryBroker) -> (String, Serving) {
+pub async fn serve_with_events(
+    broker: &svcgen::queue::MemoryBroker,
+    config: SocketConfig,
+) -> (String, Serving) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
     let url = format!("ws://{}/ws", listener.local_addr().expect("bound"));
     let server = SocketServer::new()
+        .config(config)
         .service(ConformanceServer::new(ConformanceImpl::default()))
         .events(broker.clone());
     (url, Serving(tokio::spawn(server.serve(listener))))
+}
+
+/// Publishes a `conformance.conformance.stored` event (`{"name": "pen"}`) on `broker` every
+/// 20 ms until the task is aborted, so a client that subscribes gets one soon.
+#[must_use = "aborting the task stops the events"]
+pub fn publish_stored_events(broker: svcgen::queue::MemoryBroker) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let publisher = svcgen::queue::events::EventPublisher::new(broker);
+        let data = serde_json::json!({"name": "pen"});
+        loop {
+            publisher
+                .publish("conformance.conformance.stored", &svcgen::Context::new(), &data)
+                .await
+                .expect("published");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+}
+
+/// Runs a client written in another language (`program` with `args`) to its end, off the
+/// runtime, 60 s at most: its output.
+pub async fn run_foreign_client(program: std::ffi::OsString, args: Vec<String>) -> std::process::Output {
+    let run = tokio::task::spawn_blocking(move || {
+        let output = std::process::Command::new(&program).args(args).output();
+        output.unwrap_or_else(|e| panic!("cannot run {}: {e}", program.to_string_lossy()))
+    });
+    tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the client finishes within 60 s")
+        .expect("not panicked")
 }
 
 /// A socket server of the conformance service with `config` on a free port; its `ws://` URL.

@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 async fn socket() -> Fixture {
     let broker = svcgen::queue::MemoryBroker::new();
-    let (url, serving) = svcgen_tests::socket::serve_with_events(&broker).await;
+    let (url, serving) = svcgen_tests::socket::serve_with_events(&broker, SocketConfig::default()).await;
     Fixture {
         client: ConformanceClient::socket(&url).expect("a ws URL"),
         v2: v2::ConformanceClient::socket(&url).expect("a ws URL"),
@@ -661,6 +661,44 @@ async fn a_request_that_is_no_websocket_handshake_gets_a_problem() {
     let mut socket = raw(&url).await;
     send(&mut socket, &request(json!(1), "slow", json!({"millis": 1}))).await;
     assert_eq!(next_json(&mut socket).await["result"], 1);
+}
+
+#[tokio::test]
+async fn only_listed_origins_may_open_a_websocket() {
+    let allowed = "https://app.example".to_owned();
+    let (url, _server) =
+        serve(SocketConfig { allowed_origins: vec![allowed.clone()], ..SocketConfig::default() }).await;
+    let (open_url, _open) = serve(SocketConfig::default()).await;
+    let client = reqwest::Client::new();
+    let handshake = |url: &str, origin: Option<&str>| {
+        let request = client
+            .get(format!("http://{}/ws", authority(url)))
+            .header("connection", "Upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .header("sec-websocket-protocol", SUBPROTOCOL);
+        match origin {
+            Some(origin) => request.header("origin", origin),
+            None => request,
+        }
+        .send()
+    };
+    // Another site's page: 403, a problem document naming the origin.
+    let refused = handshake(&url, Some("https://evil.example")).await.expect("an answer");
+    assert_eq!(refused.status(), 403);
+    assert_eq!(refused.headers()["content-type"], "application/problem+json");
+    let problem: Value = refused.json().await.expect("a problem document");
+    assert_eq!(problem["code"], "permission_denied", "{problem}");
+    assert!(problem["detail"].as_str().is_some_and(|d| d.contains("https://evil.example")), "{problem}");
+    // The listed origin (in any case), and a client that sends none (not a browser): upgraded.
+    for origin in [Some("https://APP.example"), Some(allowed.as_str()), None] {
+        let upgraded = handshake(&url, origin).await.expect("an answer");
+        assert_eq!(upgraded.status(), 101, "{origin:?}");
+    }
+    // With no list (the default), any origin is served.
+    let open = handshake(&open_url, Some("https://evil.example")).await.expect("an answer");
+    assert_eq!(open.status(), 101);
 }
 
 #[tokio::test]

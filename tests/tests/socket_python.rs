@@ -3,37 +3,20 @@
 //! pushed stream notifications and events, and a batch response. Fails when Python (`python3`, or
 //! `$PYTHON`) is missing; installs `websockets` with pip on first use, as the `OpenAPI` test does.
 
-use std::time::Duration;
+use svcgen::socket::SocketConfig;
+use svcgen_tests::socket;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_python_websockets_client_speaks_the_protocol() {
     let broker = svcgen::queue::MemoryBroker::new();
-    let (url, serving) = svcgen_tests::socket::serve_with_events(&broker).await;
+    let (url, serving) = socket::serve_with_events(&broker, SocketConfig::default()).await;
     // Events all along: the script gets those published while it is subscribed.
-    let publishing = tokio::spawn(async move {
-        let publisher = svcgen::queue::events::EventPublisher::new(broker);
-        let data = serde_json::json!({"name": "pen"});
-        let subject = "conformance.conformance.stored";
-        loop {
-            publisher.publish(subject, &svcgen::Context::new(), &data).await.expect("published");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    });
+    let publishing = socket::publish_stored_events(broker);
 
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/socket_client.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/socket_client.py").to_owned();
     let python = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
     // The script gives up by itself after 30 s.
-    let run = |python: std::ffi::OsString, url: String| async move {
-        let run = tokio::task::spawn_blocking(move || {
-            let output = std::process::Command::new(&python).arg(script).arg(url).output();
-            output.unwrap_or_else(|e| panic!("cannot run {}: {e}", python.to_string_lossy()))
-        });
-        tokio::time::timeout(Duration::from_secs(60), run)
-            .await
-            .expect("the script finishes within 60 s")
-            .expect("not panicked")
-    };
-    let mut output = run(python.clone(), url.clone()).await;
+    let mut output = socket::run_foreign_client(python.clone(), vec![script.clone(), url.clone()]).await;
     if output.status.code() == Some(2) {
         // `websockets` is missing: install it once (PyPI is reachable here), then retry.
         let installed = std::process::Command::new(&python)
@@ -41,7 +24,7 @@ async fn a_python_websockets_client_speaks_the_protocol() {
             .status()
             .is_ok_and(|s| s.success());
         assert!(installed, "`websockets` is not installed and pip could not install it");
-        output = run(python, url).await;
+        output = socket::run_foreign_client(python, vec![script, url]).await;
     }
     drop(serving);
     publishing.abort();

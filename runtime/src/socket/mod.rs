@@ -88,6 +88,13 @@ pub struct SocketConfig {
     /// life (default [`DEFAULT_READ_BUFFER`], 8 KiB; tungstenite's own default, 128 KiB, costs
     /// 128 KiB per idle connection). Larger messages are read in several reads.
     pub read_buffer: usize,
+    /// The web origins whose pages may open a connection (server side), as browsers send them in
+    /// `Origin` (`https://app.example.com`, `http://localhost:8080`; compared without regard to
+    /// case). Empty (the default): any. A handshake that carries another `Origin` is refused
+    /// with `403`; one that carries none (a client that is not a browser) is served. Set it when
+    /// a browser's cookies or other ambient credentials authenticate the connection, so another
+    /// site's page cannot open it in the user's name (cross-site WebSocket hijacking).
+    pub allowed_origins: Vec<String>,
 }
 
 /// The default [`SocketConfig::read_buffer`]: 8 KiB.
@@ -107,6 +114,7 @@ impl Default for SocketConfig {
             max_backoff: Duration::from_secs(5),
             path: DEFAULT_PATH.to_owned(),
             read_buffer: DEFAULT_READ_BUFFER,
+            allowed_origins: Vec::new(),
         }
     }
 }

@@ -279,6 +279,14 @@ async fn upgrade(State(shared): State<Arc<Shared>>, request: axum::extract::Requ
     let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
         return refuse("`Sec-WebSocket-Key` is missing");
     };
+    if let Some(origin) = headers.get(header::ORIGIN)
+        && !origin_allowed(&shared.config.allowed_origins, origin.as_bytes())
+    {
+        let origin = String::from_utf8_lossy(origin.as_bytes());
+        let status =
+            Status::new(Code::PermissionDenied, format!("pages of `{origin}` may not open this WebSocket"));
+        return problem(StatusCode::FORBIDDEN, &status);
+    }
     let accept = derive_accept_key(key.as_bytes());
     // The server's order of preference decides when both are offered.
     let offered: Vec<&str> =
@@ -322,6 +330,11 @@ async fn upgrade(State(shared): State<Arc<Shared>>, request: axum::extract::Requ
         headers.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(protocol));
     }
     response
+}
+
+/// Whether a page of `origin` may open a connection: any when `allowed` is empty.
+fn origin_allowed(allowed: &[String], origin: &[u8]) -> bool {
+    allowed.is_empty() || allowed.iter().any(|a| a.as_bytes().eq_ignore_ascii_case(origin))
 }
 
 /// A problem document (RFC 9457) answering a handshake.
