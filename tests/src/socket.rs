@@ -193,3 +193,39 @@ pub async fn reconnects_to_a_restarted_server(connect: impl Fn(&str) -> Conforma
     }
     panic!("never reconnected: {last:?}");
 }
+
+/// A TLS-terminating proxy in front of the plain socket server at `url` (as a load balancer
+/// is), with a certificate for `localhost` made on the spot: its `wss://localhost:<port>/ws`
+/// URL, the roots that trust its certificate, and its task.
+pub async fn behind_tls(url: &str) -> (String, svcgen::socket::tls::RootCertStore, Serving) {
+    use tokio_rustls::rustls;
+
+    let backend = url.trim_start_matches("ws://").trim_end_matches("/ws").to_owned();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
+    let cert = certified.cert.der().clone();
+    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key.into())
+        .expect("a certificate and its key");
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let port = listener.local_addr().expect("bound").port();
+    let proxy = tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await?;
+            let (acceptor, backend) = (acceptor.clone(), backend.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await else { return };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    let mut roots = svcgen::socket::tls::RootCertStore::empty();
+    roots.add(cert).expect("a root");
+    (format!("wss://localhost:{port}/ws"), roots, Serving(proxy))
+}

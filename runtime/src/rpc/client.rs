@@ -36,13 +36,14 @@ struct Inner {
 }
 
 /// What carries an RPC client's frames.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum Transport {
     /// A byte stream (TCP, a Unix socket) opened with the RPC handshake.
     Stream,
-    /// A WebSocket in the socket binding's binary mode, one frame per message.
+    /// A WebSocket in the socket binding's binary mode, one frame per message, opened as this
+    /// configuration says (its limits, timings and TLS).
     #[cfg(feature = "socket")]
-    WebSocket,
+    WebSocket(Box<crate::socket::SocketConfig>),
 }
 
 /// Where the answer to a call goes.
@@ -357,10 +358,12 @@ impl RpcClient {
     async fn connect(&self) -> Result<Arc<Conn>, Status> {
         let config = &self.inner.config;
         let addr = &self.inner.addr;
-        match self.inner.transport {
+        match &self.inner.transport {
             Transport::Stream => {}
             #[cfg(feature = "socket")]
-            Transport::WebSocket => return crate::socket::binary::connect(addr, config).await,
+            Transport::WebSocket(socket) => {
+                return crate::socket::binary::connect(addr, config, socket).await;
+            }
         }
         let unreachable =
             |e: &dyn std::fmt::Display| Status::unavailable(format!("cannot reach {addr}: {e}"));

@@ -198,26 +198,22 @@ impl RpcClient {
     /// ```
     ///
     /// # Errors
-    /// When the URL is not a `ws` URL (`wss` needs TLS, which this build does not have).
+    /// When the URL is not a `ws://` or `wss://` URL (`wss://` with the `tls` feature).
     pub fn websocket(url: &str, config: &SocketConfig) -> Result<Self, Status> {
-        if !url.starts_with("ws://") {
-            return Err(Status::invalid_argument(format!("`{url}` is not a ws:// URL")));
-        }
-        Ok(Self::over(url, rpc_config(config), crate::rpc::Transport::WebSocket))
+        super::check_url(url)?;
+        let transport = crate::rpc::Transport::WebSocket(Box::new(config.clone()));
+        Ok(Self::over(url, rpc_config(config), transport))
     }
 }
 
 /// Connects a binary-mode client's connection: the WebSocket handshake selects
 /// [`BINARY_SUBPROTOCOL`] (it replaces the RPC handshake), then frames flow.
-pub(crate) async fn connect(url: &str, config: &RpcConfig) -> Result<std::sync::Arc<Conn>, Status> {
-    let socket = open_socket(
-        url,
-        BINARY_SUBPROTOCOL,
-        config.max_frame,
-        super::DEFAULT_READ_BUFFER,
-        config.connect_timeout,
-    )
-    .await?;
+pub(crate) async fn connect(
+    url: &str,
+    config: &RpcConfig,
+    socket: &SocketConfig,
+) -> Result<std::sync::Arc<Conn>, Status> {
+    let socket = open_socket(url, BINARY_SUBPROTOCOL, socket).await?;
     let (sink, stream) = socket.split();
     let frames = Messages { stream, max: config.max_frame, step, close: None };
     let (conn, rx) = Conn::start(frames, config);

@@ -427,7 +427,7 @@ impl SocketClient {
     /// call.
     ///
     /// # Errors
-    /// When the URL is not a `ws` URL (`wss` needs TLS, which this build does not have).
+    /// When the URL is not a `ws://` or `wss://` URL (`wss://` with the `tls` feature).
     pub fn new(url: &str) -> Result<Self, Status> {
         Self::with_config(url, SocketConfig::default())
     }
@@ -437,9 +437,7 @@ impl SocketClient {
     /// # Errors
     /// As [`SocketClient::new`].
     pub fn with_config(url: &str, config: SocketConfig) -> Result<Self, Status> {
-        if !url.starts_with("ws://") {
-            return Err(Status::invalid_argument(format!("`{url}` is not a ws:// URL")));
-        }
+        super::check_url(url)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 url: url.to_owned(),
@@ -714,9 +712,7 @@ impl SocketClient {
     async fn connect(&self) -> Result<Arc<Conn>, Status> {
         let config = &self.inner.config;
         let url = &self.inner.url;
-        let socket =
-            open_socket(url, SUBPROTOCOL, config.max_message, config.read_buffer, config.connect_timeout)
-                .await?;
+        let socket = open_socket(url, SUBPROTOCOL, config).await?;
         let reader =
             Reader { task: None, armed: Armed::Nobody, heard: Heard::new(tokio::time::Instant::now()) };
         let socket = Arc::new(SharedSocket::new(socket, reader));
@@ -743,29 +739,34 @@ impl SocketClient {
     }
 }
 
-/// A WebSocket connected to `url`, the server having selected `protocol` (the handshake within
-/// `timeout`; messages up to `max` bytes either way; `read_buffer` bytes read at a time).
+/// A WebSocket connected to `url`, the server having selected `protocol`, as `config` says: the
+/// handshake within its `connect_timeout`, messages up to `max_message` bytes either way,
+/// `read_buffer` bytes read at a time, TLS for `wss://` (the `tls` feature).
 pub(super) async fn open_socket(
     url: &str,
     protocol: &'static str,
-    max: usize,
-    read_buffer: usize,
-    timeout: Duration,
+    config: &SocketConfig,
 ) -> Result<Socket, Status> {
     let unreachable = |e: &dyn std::fmt::Display| Status::unavailable(format!("cannot reach {url}: {e}"));
     let mut request = url.into_client_request().map_err(|e| unreachable(&e))?;
     request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static(protocol));
     let mut ws_config = WebSocketConfig::default();
-    ws_config.max_message_size = Some(max);
-    ws_config.max_frame_size = Some(max);
-    ws_config.read_buffer_size = read_buffer;
-    let (socket, response) = tokio::time::timeout(
-        timeout,
-        tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true),
-    )
-    .await
-    .map_err(|e| unreachable(&e))?
-    .map_err(|e| unreachable(&e))?;
+    ws_config.max_message_size = Some(config.max_message);
+    ws_config.max_frame_size = Some(config.max_message);
+    ws_config.read_buffer_size = config.read_buffer;
+    #[cfg(feature = "tls")]
+    let connecting = tokio_tungstenite::connect_async_tls_with_config(
+        request,
+        Some(ws_config),
+        true,
+        super::tls::connector(url, config)?,
+    );
+    #[cfg(not(feature = "tls"))]
+    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true);
+    let (socket, response) = tokio::time::timeout(config.connect_timeout, connecting)
+        .await
+        .map_err(|e| unreachable(&e))?
+        .map_err(|e| unreachable(&e))?;
     let selected = response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok());
     if selected != Some(protocol) {
         return Err(Status::unavailable(format!("{url} does not serve the subprotocol `{protocol}`")));

@@ -19,6 +19,8 @@ mod outbox;
 mod peer;
 mod server;
 mod shared;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod wire;
 
 use std::time::Duration;
@@ -95,6 +97,10 @@ pub struct SocketConfig {
     /// a browser's cookies or other ambient credentials authenticate the connection, so another
     /// site's page cannot open it in the user's name (cross-site WebSocket hijacking).
     pub allowed_origins: Vec<String>,
+    /// TLS for a client's `wss://` URL (the `tls` feature): `None` (the default) trusts the
+    /// system's root certificates; [`tls::client_config`] makes one that trusts others.
+    #[cfg(feature = "tls")]
+    pub tls: Option<std::sync::Arc<tls::ClientConfig>>,
 }
 
 /// The default [`SocketConfig::read_buffer`]: 8 KiB.
@@ -115,8 +121,23 @@ impl Default for SocketConfig {
             path: DEFAULT_PATH.to_owned(),
             read_buffer: DEFAULT_READ_BUFFER,
             allowed_origins: Vec::new(),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
+}
+
+/// Refuses a client's URL that is not `ws://`, or `wss://` where this build has TLS.
+fn check_url(url: &str) -> Result<(), crate::Status> {
+    if url.starts_with("ws://") || (cfg!(feature = "tls") && url.starts_with("wss://")) {
+        return Ok(());
+    }
+    let message = if url.starts_with("wss://") {
+        format!("`{url}`: `wss://` needs svcgen's `tls` feature")
+    } else {
+        format!("`{url}` is not a ws:// or wss:// URL")
+    };
+    Err(crate::Status::invalid_argument(message))
 }
 
 /// Close codes the binding uses (RFC 6455, section 7.4.1).
