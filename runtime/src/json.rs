@@ -4,9 +4,10 @@
 //! `serde_json`'s serializer looks each byte of a string up in its escape table, a loop of
 //! about twelve instructions a byte (callgrind). For the long strings of a 1 KiB or 16 KiB
 //! message that loop was the largest single cost of writing a request or a reply
-//! (`docs/benchmarks.md`, `socket-perf7`). Here a string is searched sixteen bytes at a time
-//! for the three things JSON escapes (`"`, `\` and control characters), and the runs between
-//! them are copied whole. Everything else is written as `serde_json` writes it: numbers by its
+//! (`docs/benchmarks.md`, `socket-perf7`). Here a string is first tested whole, sixteen bytes
+//! at a time (a short one as two overlapping words), for the three things JSON escapes (`"`,
+//! `\` and control characters) and then copied whole; only a string that has one is searched
+//! for them, and the runs between them copied. Everything else is written as `serde_json` writes it: numbers by its
 //! own `CompactFormatter`, and arrays, objects, map keys, enum variants, non-finite floats
 //! (`null`) and [`serde_json::value::RawValue`] by the same rules. The tests compare the two
 //! byte for byte.
@@ -350,15 +351,66 @@ pub(crate) fn write_str(out: &mut String, text: &str) {
     out.reserve(text.len() + 2);
     out.push('"');
     let bytes = text.as_bytes();
-    let mut written = 0;
-    while let Some(at) = next_escape(bytes, written) {
-        // `at` is an ASCII byte, so both ends of the run are character boundaries.
-        out.push_str(text.get(written..at).unwrap_or_default());
-        push_escape(out, bytes.get(at).copied().unwrap_or_default());
-        written = at + 1;
+    if clean(bytes) {
+        // Most strings: copied whole.
+        out.push_str(text);
+    } else {
+        let mut written = 0;
+        while let Some(at) = next_escape(bytes, written) {
+            // `at` is an ASCII byte, so both ends of the run are character boundaries.
+            out.push_str(text.get(written..at).unwrap_or_default());
+            push_escape(out, bytes.get(at).copied().unwrap_or_default());
+            written = at + 1;
+        }
+        out.push_str(text.get(written..).unwrap_or_default());
     }
-    out.push_str(text.get(written..).unwrap_or_default());
     out.push('"');
+}
+
+/// Whether no byte of `bytes` needs escaping, tested without a loop over single bytes but for
+/// the shortest strings: whole blocks of 16, then the last 16 again (overlapping); below 16
+/// bytes two 8-byte words (the first and the last), below 8 two 4-byte words.
+fn clean(bytes: &[u8]) -> bool {
+    if let Some(last) = bytes.last_chunk::<16>() {
+        let (blocks, _) = bytes.as_chunks::<16>();
+        for block in blocks {
+            if block_escapes(block) {
+                return false;
+            }
+        }
+        !block_escapes(last)
+    } else if let (Some(first), Some(last)) = (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
+        word_escapes(u64::from_le_bytes(*first)) | word_escapes(u64::from_le_bytes(*last)) == 0
+    } else if let (Some(first), Some(last)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
+        // Four bytes of spaces above the word's own four: spaces are never escaped.
+        let word = |w: &[u8; 4]| u64::from(u32::from_le_bytes(*w)) | 0x2020_2020_0000_0000;
+        word_escapes(word(first)) | word_escapes(word(last)) == 0
+    } else {
+        !bytes.iter().any(|&b| escaped(b))
+    }
+}
+
+/// Whether a byte of `block` needs escaping. Without a branch per byte, so the compiler tests
+/// the block whole (SSE2 on x86-64).
+#[inline] // called per block of a long string: a call would cost more than the test
+fn block_escapes(block: &[u8; 16]) -> bool {
+    block.iter().fold(0_u8, |any, &b| any | u8::from(escaped(b))) != 0
+}
+
+const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// The high bit of each byte of `word` that needs escaping (below 0x20, `"` or `\`), and maybe
+/// of some above one that does (a borrow): zero exactly when none does.
+///
+/// `(x - 0x01…) & !x & 0x80…` flags the bytes of `x` that are zero (here `x` is the word less
+/// 0x20 a byte, or the word xor `"` or `\`); bytes of 0x80 and above (UTF-8) are never flagged
+/// (the `!word`).
+fn word_escapes(word: u64) -> u64 {
+    let control = word.wrapping_sub(ONES * 0x20);
+    let quote = (word ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
+    let backslash = (word ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
+    (control | quote | backslash) & !word & HIGH
 }
 
 /// The first byte at or after `from` that JSON escapes: sixteen bytes a step, then the tail.
@@ -367,9 +419,8 @@ fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
     let (blocks, tail) = bytes.get(from..)?.as_chunks::<BLOCK>();
     let mut at = from;
     for block in blocks {
-        // A test the compiler makes without a branch per byte: it tests the block whole (SSE2 on x86-64:
-        // about 1.2 instructions a byte, where serde_json's loop takes 11; callgrind).
-        if block.iter().fold(0_u8, |any, &b| any | u8::from(escaped(b))) != 0 {
+        // About 1.2 instructions a byte, where serde_json's loop takes 11 (callgrind).
+        if block_escapes(block) {
             return block.iter().position(|&b| escaped(b)).map(|i| at + i);
         }
         at += BLOCK;
