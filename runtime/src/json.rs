@@ -2,15 +2,15 @@
 //! escaping sixteen bytes at a time.
 //!
 //! `serde_json`'s serializer looks each byte of a string up in its escape table, a loop of
-//! about twelve instructions a byte (callgrind). For the long strings of a 1 KiB or 16 KiB
+//! about eleven instructions a byte (callgrind). For the long strings of a 1 KiB or 16 KiB
 //! message that loop was the largest single cost of writing a request or a reply
 //! (`docs/benchmarks.md`, `socket-perf7`). Here a string is first tested whole, sixteen bytes
 //! at a time (a short one as two overlapping words), for the three things JSON escapes (`"`,
 //! `\` and control characters) and then copied whole; only a string that has one is searched
-//! for them, and the runs between them copied. Everything else is written as `serde_json` writes it: numbers by its
-//! own `CompactFormatter`, and arrays, objects, map keys, enum variants, non-finite floats
-//! (`null`) and [`serde_json::value::RawValue`] by the same rules. The tests compare the two
-//! byte for byte.
+//! for them, and the runs between them copied. Everything else is written as `serde_json`
+//! writes it: numbers by its own `CompactFormatter`, and arrays, objects, map keys, enum
+//! variants, non-finite floats (`null`) and [`serde_json::value::RawValue`] by the same rules.
+//! The tests compare the two byte for byte.
 //!
 //! Every JSON the runtime sends of a caller's or a handler's data is written here (`Codec::Json`,
 //! `Reply::value`, the socket's requests, REST request bodies, events); the small documents of
@@ -371,8 +371,8 @@ pub(crate) fn write_str(out: &mut String, text: &str) {
 /// the shortest strings: whole blocks of 16, then the last 16 again (overlapping); below 16
 /// bytes two 8-byte words (the first and the last), below 8 two 4-byte words.
 fn clean(bytes: &[u8]) -> bool {
-    if let Some(last) = bytes.last_chunk::<16>() {
-        let (blocks, _) = bytes.as_chunks::<16>();
+    if let Some(last) = bytes.last_chunk::<BLOCK>() {
+        let (blocks, _) = bytes.as_chunks::<BLOCK>();
         for block in blocks {
             if block_escapes(block) {
                 return false;
@@ -390,10 +390,13 @@ fn clean(bytes: &[u8]) -> bool {
     }
 }
 
+/// The bytes a string is tested for escapes at a time: one SSE2 register.
+const BLOCK: usize = 16;
+
 /// Whether a byte of `block` needs escaping. Without a branch per byte, so the compiler tests
 /// the block whole (SSE2 on x86-64).
 #[inline] // called per block of a long string: a call would cost more than the test
-fn block_escapes(block: &[u8; 16]) -> bool {
+fn block_escapes(block: &[u8; BLOCK]) -> bool {
     block.iter().fold(0_u8, |any, &b| any | u8::from(escaped(b))) != 0
 }
 
@@ -415,7 +418,6 @@ fn word_escapes(word: u64) -> u64 {
 
 /// The first byte at or after `from` that JSON escapes: sixteen bytes a step, then the tail.
 fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
-    const BLOCK: usize = 16;
     let (blocks, tail) = bytes.get(from..)?.as_chunks::<BLOCK>();
     let mut at = from;
     for block in blocks {

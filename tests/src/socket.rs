@@ -59,7 +59,7 @@ impl Stoppable {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let url = format!("ws://{}/ws", listener.local_addr().expect("bound"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = SocketServer::new().service(ConformanceServer::new(ConformanceImpl::default()));
+        let server = conformance_server(SocketConfig::default());
         let serving = tokio::spawn(server.serve_until(listener, async { stopped.await.unwrap_or(()) }));
         Self { url, stop: Some(stop), serving }
     }
@@ -91,12 +91,15 @@ impl Drop for Serving {
     }
 }
 
+/// A socket server of the conformance service with `config`.
+fn conformance_server(config: SocketConfig) -> SocketServer {
+    SocketServer::new().config(config).service(ConformanceServer::new(ConformanceImpl::default()))
+}
+
 /// A socket server of the conformance service on `listener`.
 #[must_use]
 pub fn serve_on(listener: tokio::net::TcpListener, config: SocketConfig) -> Serving {
-    let server =
-        SocketServer::new().config(config).service(ConformanceServer::new(ConformanceImpl::default()));
-    Serving(tokio::spawn(server.serve(listener)))
+    Serving(tokio::spawn(conformance_server(config).serve(listener)))
 }
 
 /// A socket server of the conformance service on a free port, pushing the events of `broker`;
@@ -107,10 +110,7 @@ pub async fn serve_with_events(
 ) -> (String, Serving) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
     let url = format!("ws://{}/ws", listener.local_addr().expect("bound"));
-    let server = SocketServer::new()
-        .config(config)
-        .service(ConformanceServer::new(ConformanceImpl::default()))
-        .events(broker.clone());
+    let server = conformance_server(config).events(broker.clone());
     (url, Serving(tokio::spawn(server.serve(listener))))
 }
 
